@@ -1,0 +1,1 @@
+"""The ONNX file reader: protobuf wire format, messages, tensors, import to the IR."""

@@ -1,0 +1,1 @@
+"""Op registry and the numpy reference kernels, one module per op family."""

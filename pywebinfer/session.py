@@ -1,0 +1,350 @@
+"""InferenceSession: an onnxruntime-compatible API over the graph executor.
+
+Load -> optimize (passes) -> place each node on a backend -> plan value lifetimes ->
+run.  Everything that can be wrong with a model (a bad file, an op with no kernel on the
+requested providers) is found in the constructor, before the first run.
+"""
+from __future__ import annotations
+
+import collections
+import enum
+import time
+
+import numpy as np
+
+from . import backends as backend_registry
+from . import dtypes
+from .errors import UnsupportedOpError
+from .graph.ir import Graph, Node, ValueType, all_inputs
+from .onnx.importer import Model, load_model
+from .ops.registry import MAX_OPSET, KernelContext, load_all_kernels
+
+
+class GraphOptimizationLevel(enum.IntEnum):
+    """Same names and values as onnxruntime.GraphOptimizationLevel."""
+
+    ORT_DISABLE_ALL = 0
+    ORT_ENABLE_BASIC = 1  # constant folding, dead-node elimination
+    ORT_ENABLE_EXTENDED = 2  # + BatchNormalization folding and op fusion
+    ORT_ENABLE_ALL = 99  # + everything above (memory planning always runs)
+
+
+class SessionOptions:
+    def __init__(self) -> None:
+        self.graph_optimization_level = GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.enable_mem_pattern = True  # free each intermediate after its last use
+        self.log_severity_level = 2
+
+
+class NodeArg:
+    """Name, shape and type of a model input or output (like onnxruntime.NodeArg)."""
+
+    def __init__(self, name: str, vtype: ValueType):
+        self.name = name
+        self.type = vtype.describe()
+        self.shape = list(vtype.shape) if vtype.shape is not None else None
+        self._vtype = vtype
+
+    def __repr__(self) -> str:
+        return f"NodeArg(name={self.name!r}, type={self.type!r}, shape={self.shape})"
+
+
+class _Step:
+    __slots__ = ("node", "backend", "entry", "ctx", "free_after")
+
+    def __init__(self, node, backend, entry, ctx, free_after):
+        self.node = node
+        self.backend = backend
+        self.entry = entry
+        self.ctx = ctx
+        self.free_after = free_after
+
+
+class InferenceSession:
+    """Runs an ONNX model.
+
+    ``model``: a path, bytes or a binary file object.  ``providers``: backends to place
+    nodes on, in order of preference ("webgpu", "webgl", "wasm", "numpy", or the
+    onnxruntime names).  A node runs on the first listed provider that has its op; if
+    none has it, the constructor raises UnsupportedOpError listing every such node.
+    """
+
+    def __init__(self, model, sess_options: SessionOptions | None = None,
+                 providers=None, provider_options=None, **kwargs):
+        t0 = time.perf_counter()
+        self._options = sess_options or SessionOptions()
+        self._closed = False
+        self._registry = load_all_kernels()
+        self._providers = _normalize_providers(providers, provider_options)
+        self._backends = {name: backend_registry.create(name, opts) for name, opts in self._providers}
+        self.model: Model = model if isinstance(model, Model) else load_model(model)
+        _check_opsets(self.model.opsets)
+        graph = self.model.graph
+        graph.topological_sort()
+        self._original_inputs = list(graph.inputs)
+        self._original_outputs = list(graph.outputs)
+        from .passes import optimize
+
+        self.graph: Graph = optimize(graph, int(self._options.graph_optimization_level))
+        self._plans: dict[int, list[_Step]] = {}
+        missing: list[dict] = []
+        self._compile(self.graph, missing, top=True)
+        if missing:
+            raise UnsupportedOpError(missing, [p for p, _ in self._providers])
+        from .passes.memory_plan import plan_memory
+
+        self.memory_plan = plan_memory(self.graph)
+        self.load_seconds = time.perf_counter() - t0
+
+    # ---- onnxruntime API ----------------------------------------------------------
+
+    def get_inputs(self) -> list[NodeArg]:
+        return [NodeArg(v.name, v.type) for v in self._original_inputs]
+
+    def get_outputs(self) -> list[NodeArg]:
+        return [NodeArg(v.name, v.type) for v in self._original_outputs]
+
+    def get_overridable_initializers(self) -> list[NodeArg]:
+        g = self.model.graph
+        return [NodeArg(n, g.value_type(n)) for n in g.initializers]
+
+    def get_providers(self) -> list[str]:
+        return [p for p, _ in self._providers]
+
+    def get_modelmeta(self):
+        m = self.model
+        return collections.namedtuple("ModelMetadata", "producer_name version description custom_metadata_map graph_name")(
+            m.producer, m.producer_version, m.doc, dict(m.metadata), m.graph.name)
+
+    def run(self, output_names, input_feed: dict, run_options=None) -> list:
+        """Run the model; returns the requested outputs (all when None) as numpy arrays."""
+        self._check_open()
+        if any(b.needs_async for b in self._backends.values()):
+            raise RuntimeError(
+                f"providers {self.get_providers()} run asynchronously in the browser: "
+                "use `await session.run_async(...)`")
+        names = self._output_names(output_names)
+        feeds = self._validate_feeds(input_feed)
+        env = self._execute(self.graph, feeds, None, keep=set(names))
+        return [_to_numpy(env[n]) for n in names]
+
+    async def run_async(self, output_names, input_feed: dict, run_options=None) -> list:
+        """Like run(); GPU backends in the browser need an event loop turn to read back."""
+        self._check_open()
+        names = self._output_names(output_names)
+        feeds = self._validate_feeds(input_feed)
+        env = self._execute(self.graph, feeds, None, keep=set(names))
+        out = []
+        for n in names:
+            v = env[n]
+            backend = getattr(v, "backend", None)
+            out.append(await backend.read_async(v) if backend is not None else _to_numpy(v))
+        return out
+
+    def close(self) -> None:
+        """Release everything the session holds (GPU buffers, textures, wasm memory)."""
+        if self._closed:
+            return
+        for b in self._backends.values():
+            b.close()
+        self._plans.clear()
+        self._closed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---- pywebinfer extras ----------------------------------------------------------
+
+    @property
+    def placement(self) -> list[tuple[str, str, str]]:
+        """(node name, op type, backend) for every node of the main graph, in run order."""
+        return [(s.node.name, s.node.op_type, s.backend.name) for s in self._plans[id(self.graph)]]
+
+    # ---- internals ------------------------------------------------------------------
+
+    def _check_open(self):
+        if self._closed:
+            raise RuntimeError("this InferenceSession was closed")
+
+    def _output_names(self, output_names) -> list[str]:
+        known = [v.name for v in self._original_outputs]
+        if output_names is None or len(output_names) == 0:
+            return known
+        if isinstance(output_names, str):
+            raise TypeError("output_names must be a list of names (or None), not a string")
+        bad = [n for n in output_names if n not in known]
+        if bad:
+            raise ValueError(f"unknown output name(s) {bad}; the model's outputs are {known}")
+        return list(output_names)
+
+    def _validate_feeds(self, feed) -> dict:
+        if not isinstance(feed, dict):
+            raise TypeError(f"input_feed must be a dict of name -> array, not {type(feed).__name__}")
+        expected = {v.name: v for v in self._original_inputs}
+        overridable = set(self.model.graph.initializers)
+        unknown = [n for n in feed if n not in expected and n not in overridable]
+        if unknown:
+            raise ValueError(f"unknown input name(s) {unknown}; the model's inputs are {list(expected)}")
+        missing = [n for n in expected if n not in feed]
+        if missing:
+            desc = ", ".join(f"{n!r} ({_describe(expected[n].type)})" for n in missing)
+            raise ValueError(f"missing input(s): {desc}")
+        out = {}
+        symbols: dict[str, tuple[int, str]] = {}
+        for name, value in feed.items():
+            vtype = expected[name].type if name in expected else self.model.graph.value_type(name)
+            out[name] = _check_feed(name, value, vtype, symbols)
+        return out
+
+    def _compile(self, graph: Graph, missing: list, top: bool = False) -> None:
+        """Place every node (subgraphs too) and work out when each value dies."""
+        steps = []
+        keep = {v.name for v in graph.outputs}
+        last_use: dict[str, int] = {}
+        for i, node in enumerate(graph.nodes):
+            for name in all_inputs(node):
+                last_use[name] = i
+        local = set(graph.initializers) | {v.name for v in graph.inputs} | {
+            o for n in graph.nodes for o in n.outputs}
+        dying: dict[int, list[str]] = {}
+        if self._options.enable_mem_pattern:
+            for name, i in last_use.items():
+                if name in local and name not in keep and name not in graph.initializers:
+                    dying.setdefault(i, []).append(name)
+        for i, node in enumerate(graph.nodes):
+            opset = graph.opset(node.domain)
+            placed = None
+            for pname, _ in self._providers:
+                entry = self._registry.lookup(node.op_type, node.domain, opset, pname)
+                if entry is not None:
+                    placed = (self._backends[pname], entry)
+                    break
+            if placed is None:
+                missing.append({"op_type": node.op_type, "domain": node.domain, "opset": opset,
+                                "node": node.name})
+            for g in node.subgraphs():
+                self._compile(g, missing)
+            if placed is None:
+                continue
+            ctx = KernelContext(opset=opset, num_outputs=len(node.outputs),
+                                output_names=tuple(node.outputs), node_name=node.name,
+                                run_graph=self._run_subgraph)
+            steps.append(_Step(node, placed[0], placed[1], ctx, dying.get(i, ())))
+        self._plans[id(graph)] = steps
+
+    def _run_subgraph(self, graph: Graph, inputs: list, outer_env=None) -> list:
+        if len(inputs) > len(graph.inputs):
+            raise ValueError(f"subgraph {graph.name!r} takes {len(graph.inputs)} inputs, got {len(inputs)}")
+        feeds = {v.name: x for v, x in zip(graph.inputs, inputs)}
+        env = self._execute(graph, feeds, outer_env, keep=set())
+        return [env[v.name] for v in graph.outputs]
+
+    def _execute(self, graph: Graph, feeds: dict, outer, keep: set):
+        env = collections.ChainMap({}, outer) if outer is not None else {}
+        for name, arr in graph.initializers.items():
+            env[name] = arr
+        env.update(feeds)
+        for step in self._plans[id(graph)]:
+            node = step.node
+            try:
+                inputs = [env[n] if n else None for n in node.inputs]
+            except KeyError as e:
+                raise RuntimeError(f"node {node.name!r} ({node.op_type}) reads {e.args[0]!r}, "
+                                   "which no earlier node produced") from None
+            ctx = step.ctx
+            ctx.outer_scope = env
+            try:
+                outs = step.backend.run(step.entry, ctx, inputs, node.attrs)
+            except Exception as e:
+                _annotate(e, node)
+                raise
+            for name, value in zip(node.outputs, outs):
+                if name:
+                    env[name] = value
+            for name in step.free_after:
+                if name not in keep:
+                    env.pop(name, None)
+        return env
+
+
+def _annotate(e: Exception, node: Node) -> None:
+    note = f"while running node {node.name!r} ({node.op_type})"
+    if hasattr(e, "add_note") and note not in getattr(e, "__notes__", ()):
+        e.add_note(note)
+
+
+def _to_numpy(v):
+    if isinstance(v, np.ndarray):
+        return v if v.flags.writeable else v.copy()
+    return v
+
+
+def _describe(vtype: ValueType) -> str:
+    shape = "unknown shape" if vtype.shape is None else f"shape {list(vtype.shape)}"
+    return f"{vtype.describe()} with {shape}"
+
+
+def _check_feed(name: str, value, vtype: ValueType | None, symbols: dict):
+    if vtype is None or vtype.kind != "tensor":
+        return value  # sequences / optionals are passed as given
+    if isinstance(value, (list, tuple)) or np.isscalar(value):
+        value = np.asarray(value)
+    if not isinstance(value, np.ndarray):
+        raise ValueError(f"input {name!r}: expected a numpy array ({_describe(vtype)}), "
+                         f"got {type(value).__name__}")
+    if vtype.elem_type:
+        want = dtypes.storage_dtype(vtype.elem_type)
+        if vtype.elem_type == dtypes.STRING:
+            if value.dtype.kind not in "OUS":
+                raise ValueError(f"input {name!r}: expected {_describe(vtype)}, got a {value.dtype} array")
+            value = value.astype(object)
+        elif value.dtype != want:
+            raise ValueError(f"input {name!r}: expected {_describe(vtype)}, "
+                             f"got a {value.dtype} array of shape {list(value.shape)}")
+    if vtype.shape is not None:
+        if value.ndim != len(vtype.shape):
+            raise ValueError(f"input {name!r}: expected {_describe(vtype)} (rank {len(vtype.shape)}), "
+                             f"got shape {list(value.shape)} (rank {value.ndim})")
+        for axis, (want_dim, got) in enumerate(zip(vtype.shape, value.shape)):
+            if isinstance(want_dim, int) and want_dim != got:
+                raise ValueError(f"input {name!r}: expected {_describe(vtype)}, got shape "
+                                 f"{list(value.shape)} (dimension {axis} is {got}, not {want_dim})")
+            if isinstance(want_dim, str):
+                seen = symbols.setdefault(want_dim, (got, name))
+                if seen[0] != got:
+                    raise ValueError(f"input {name!r}: dimension {axis} ({want_dim!r}) is {got}, but "
+                                     f"input {seen[1]!r} set {want_dim!r} to {seen[0]}")
+    return value
+
+
+def _normalize_providers(providers, provider_options) -> list[tuple[str, dict]]:
+    if providers is None:
+        providers = ["numpy"]
+    if isinstance(providers, str):
+        providers = [providers]
+    out = []
+    for i, p in enumerate(providers):
+        opts = {}
+        if isinstance(p, (tuple, list)):
+            p, opts = p[0], dict(p[1])
+        if provider_options is not None and i < len(provider_options):
+            opts.update(provider_options[i])
+        name = backend_registry.ALIASES.get(p, p)
+        if name not in [n for n, _ in out]:
+            out.append((name, opts))
+    if not out:
+        raise ValueError("providers is empty: name at least one of " + str(list(backend_registry.PROVIDERS)))
+    return out
+
+
+def _check_opsets(opsets: dict) -> None:
+    from .errors import ModelError
+
+    for domain, version in opsets.items():
+        limit = MAX_OPSET.get(domain)
+        if limit is not None and version > limit:
+            raise ModelError(f"the model imports {domain or 'ai.onnx'} opset {version}; "
+                             f"pywebinfer supports up to opset {limit}")

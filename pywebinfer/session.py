@@ -81,6 +81,7 @@ class InferenceSession:
         _check_opsets(self.model.opsets)
         graph = self.model.graph
         graph.topological_sort()
+        _check_defined(graph, set())
         self._original_inputs = list(graph.inputs)
         self._original_outputs = list(graph.outputs)
         from .passes import optimize
@@ -338,6 +339,24 @@ def _normalize_providers(providers, provider_options) -> list[tuple[str, dict]]:
     if not out:
         raise ValueError("providers is empty: name at least one of " + str(list(backend_registry.PROVIDERS)))
     return out
+
+
+def _check_defined(graph: Graph, outer: set) -> None:
+    """Every value a node reads must come from somewhere: fail at load, not mid-run."""
+    from .errors import ModelError
+
+    defined = set(outer) | set(graph.initializers) | {v.name for v in graph.inputs}
+    for node in graph.nodes:
+        for name in node.inputs:
+            if name and name not in defined:
+                raise ModelError(f"node {node.name!r} ({node.op_type}) reads {name!r}, which is not a "
+                                 f"graph input, an initializer or an output of an earlier node")
+        for g in node.subgraphs():
+            _check_defined(g, defined)
+        defined.update(o for o in node.outputs if o)
+    for v in graph.outputs:
+        if v.name not in defined:
+            raise ModelError(f"graph output {v.name!r} is not produced by any node")
 
 
 def _check_opsets(opsets: dict) -> None:

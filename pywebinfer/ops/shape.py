@@ -188,22 +188,30 @@ def flatten(ctx, inputs, attrs):
 
 # ---- Concat / Split / Slice ----------------------------------------------------------
 
-@kernel("Concat", since=1)
-def concat(ctx, inputs, attrs):
+def _concat(inputs, axis):
     tensors = [t for t in inputs if t is not None]
     if not tensors:
         raise ValueError("Concat: needs at least one input")
-    # opsets 1-3 default the axis to 1; from opset 4 it is required
-    if "axis" not in attrs and ctx.opset >= 4:
-        raise ValueError("Concat: the axis attribute is required")
     rank = tensors[0].ndim
-    axis = normalize_axis("Concat", attrs.get("axis", 1), rank)
+    axis = normalize_axis("Concat", axis, rank)
     for t in tensors[1:]:
         if t.ndim != rank or any(a != b for i, (a, b) in enumerate(zip(t.shape, tensors[0].shape))
                                  if i != axis):
             raise ValueError(f"Concat: input shapes {[x.shape for x in tensors]} differ "
                              f"outside axis {axis}")
     return np.concatenate(tensors, axis=axis)
+
+
+@kernel("Concat", since=1, until=3)
+def concat_v1(ctx, inputs, attrs):
+    return _concat(inputs, attrs.get("axis", 1))
+
+
+@kernel("Concat", since=4)
+def concat(ctx, inputs, attrs):
+    if "axis" not in attrs:
+        raise ValueError("Concat: the axis attribute is required")
+    return _concat(inputs, attrs["axis"])
 
 
 def _split(ctx, x, axis, split, num_outputs=None):
@@ -408,13 +416,13 @@ def tile(ctx, inputs, attrs):
     return _tile(x, repeats)
 
 
-_PAD_MODES = {"constant", "reflect", "edge"}
+_PAD_MODES = ("constant", "reflect", "edge")
+_PAD_MODES_19 = _PAD_MODES + ("wrap",)  # wrap arrived in opset 19
 
 
-def _pad(x, pads, mode, value, axes=None):
-    modes = _PAD_MODES | {"wrap"} if _pad.allow_wrap else _PAD_MODES
+def _pad(x, pads, mode, value, axes=None, modes=_PAD_MODES):
     if mode not in modes:
-        raise ValueError(f"Pad: unsupported mode {mode!r} (expected one of {sorted(modes)})")
+        raise ValueError(f"Pad: unsupported mode {mode!r} (expected one of {list(modes)})")
     axes = list(range(x.ndim)) if axes is None else normalize_axes("Pad", axes, x.ndim)
     if len(pads) != 2 * len(axes):
         raise ValueError(f"Pad: pads {pads} must have 2 entries per padded axis "
@@ -445,42 +453,197 @@ def _pad(x, pads, mode, value, axes=None):
     return np.pad(x, widths, mode=mode)
 
 
-_pad.allow_wrap = False
-
-
 def _pad_value(x, value):
     if value is None:
         return _zero_of(x.dtype)
     return np.asarray(value).astype(x.dtype)
 
 
-def _pad_attrs(ctx, inputs, attrs, pads_name):
+def _pad_attrs(inputs, attrs, pads_name):
     x = inputs[0]
     if pads_name not in attrs:
         raise ValueError(f"Pad: the {pads_name} attribute is required")
-    _pad.allow_wrap = False
     return _pad(x, [int(p) for p in attrs[pads_name]], attrs.get("mode", "constant"),
                 _pad_value(x, attrs.get("value", 0.0)))
 
 
 @kernel("Pad", since=1, until=1)
 def pad_v1(ctx, inputs, attrs):
-    return _pad_attrs(ctx, inputs, attrs, "paddings")
+    return _pad_attrs(inputs, attrs, "paddings")
 
 
 @kernel("Pad", since=2, until=10)
 def pad_v2(ctx, inputs, attrs):
-    return _pad_attrs(ctx, inputs, attrs, "pads")
+    return _pad_attrs(inputs, attrs, "pads")
 
 
-@kernel("Pad", since=11)
-def pad(ctx, inputs, attrs):
+def _pad_inputs(inputs, attrs, modes):
     x = inputs[0]
     value = optional_input(inputs, 2)
     if value is not None and value.size != 1:
         raise ValueError(f"Pad: constant_value must be a scalar, got shape {value.shape}")
     axes = optional_input(inputs, 3)  # opset 18+
-    _pad.allow_wrap = ctx.opset >= 19
     return _pad(x, int_list("Pad", "pads", inputs[1]), attrs.get("mode", "constant"),
                 _pad_value(x, None if value is None else value.reshape(-1)[0]),
-                None if axes is None else int_list("Pad", "axes", axes))
+                None if axes is None else int_list("Pad", "axes", axes), modes)
+
+
+@kernel("Pad", since=11, until=18)
+def pad_v11(ctx, inputs, attrs):
+    return _pad_inputs(inputs, attrs, _PAD_MODES)
+
+
+@kernel("Pad", since=19)
+def pad(ctx, inputs, attrs):
+    return _pad_inputs(inputs, attrs, _PAD_MODES_19)
+
+
+# ---- Range / EyeLike / Trilu / OneHot -------------------------------------------------
+
+def _range(start, limit, delta, work_dtype=None):
+    out_dtype = np.asarray(start).dtype
+    vals = []
+    for name, v in (("start", start), ("limit", limit), ("delta", delta)):
+        v = np.asarray(v)
+        if v.size != 1:
+            raise ValueError(f"Range: {name} must be a scalar, got shape {v.shape}")
+        vals.append(v.reshape(()).astype(work_dtype or v.dtype))
+    start, limit, delta = vals
+    if delta == 0:
+        raise ValueError("Range: delta is 0")
+    if out_dtype.kind in "iu":
+        s, l, d = int(start), int(limit), int(delta)
+        count = max(-((s - l) // d), 0)  # ceil((l - s) / d) in exact integer arithmetic
+        return (s + np.arange(count, dtype=np.int64) * d).astype(out_dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        steps = float(limit - start) / float(delta)
+    if not math.isfinite(steps):
+        raise ValueError(f"Range: start {start}, limit {limit} and delta {delta} do not "
+                         "give a finite number of elements")
+    count = max(math.ceil(steps), 0)
+    return (start + np.arange(count, dtype=start.dtype) * delta).astype(out_dtype)
+
+
+@kernel("Range", since=11, until=26)
+def range_v11(ctx, inputs, attrs):
+    return _range(*inputs[:3])
+
+
+@kernel("Range", since=27)
+def range_(ctx, inputs, attrs):
+    # stash_type=1 (the default) computes half-precision ranges in float32
+    stash_float = attrs.get("stash_type", dtypes.FLOAT) == dtypes.FLOAT
+    work = np.float32 if stash_float and inputs[0].dtype == np.float16 else None
+    return _range(*inputs[:3], work_dtype=work)
+
+
+@kernel("EyeLike", since=9)
+def eye_like(ctx, inputs, attrs):
+    x = inputs[0]
+    if x.ndim != 2:
+        raise ValueError(f"EyeLike: input must be 2-D, got shape {x.shape}")
+    dtype = dtypes.storage_dtype(attrs["dtype"]) if "dtype" in attrs else x.dtype
+    return np.eye(x.shape[0], x.shape[1], k=int(attrs.get("k", 0)), dtype=dtype)
+
+
+@kernel("Trilu", since=14)
+def trilu(ctx, inputs, attrs):
+    x = inputs[0]
+    if x.ndim < 2:
+        raise ValueError(f"Trilu: input must have rank >= 2, got shape {x.shape}")
+    k_in = optional_input(inputs, 1)
+    k = 0 if k_in is None else scalar_int("Trilu", "k", k_in)
+    diag = np.arange(x.shape[-1])[None, :] - np.arange(x.shape[-2])[:, None]
+    keep = diag >= k if attrs.get("upper", 1) else diag <= k
+    return np.where(keep, x, _zero_of(x.dtype)).astype(x.dtype, copy=False)
+
+
+def _one_hot(inputs, attrs, negative_indices):
+    indices, depth, values = inputs[:3]
+    depth = np.asarray(depth)
+    if depth.size != 1:
+        raise ValueError(f"OneHot: depth must hold one value, got shape {depth.shape}")
+    depth = int(depth.reshape(-1)[0])  # non-integer depths are cast to int64
+    if depth < 0:
+        raise ValueError(f"OneHot: depth {depth} is negative")
+    values = np.asarray(values).reshape(-1)
+    if values.size != 2:
+        raise ValueError(f"OneHot: values must hold [off_value, on_value], got {values.size} values")
+    idx = np.asarray(indices).astype(np.int64)
+    rank = idx.ndim
+    axis = int(attrs.get("axis", -1))
+    if not -rank - 1 <= axis <= rank:
+        raise ValueError(f"OneHot: axis {axis} is out of range for output rank {rank + 1}")
+    if axis < 0:
+        axis += rank + 1
+    if negative_indices:
+        idx = np.where(idx < 0, idx + depth, idx)
+    # indices outside [0, depth) match no position and give all off_value
+    hot = idx[..., None] == np.arange(depth, dtype=np.int64)
+    hot = np.moveaxis(hot, -1, axis)
+    return np.where(hot, values[1], values[0]).astype(values.dtype, copy=False)
+
+
+@kernel("OneHot", since=9, until=10)
+def one_hot_v9(ctx, inputs, attrs):
+    return _one_hot(inputs, attrs, negative_indices=False)
+
+
+@kernel("OneHot", since=11)
+def one_hot(ctx, inputs, attrs):
+    return _one_hot(inputs, attrs, negative_indices=True)
+
+
+# ---- NonZero / Compress / ReverseSequence ----------------------------------------------
+
+@kernel("NonZero", since=9)
+def non_zero(ctx, inputs, attrs):
+    x = inputs[0]
+    if x.ndim == 0:  # the spec gives shape (0, N) for a scalar, unlike numpy
+        return np.zeros((0, int(bool(x))), dtype=np.int64)
+    return np.array(np.nonzero(x), dtype=np.int64).reshape(x.ndim, -1)
+
+
+@kernel("Compress", since=9)
+def compress(ctx, inputs, attrs):
+    x, condition = inputs[:2]
+    if condition.ndim != 1:
+        raise ValueError(f"Compress: condition must be 1-D, got shape {condition.shape}")
+    condition = condition.astype(bool, copy=False)
+    if "axis" in attrs:
+        axis = normalize_axis("Compress", attrs["axis"], x.ndim)
+    else:
+        x, axis = x.reshape(-1), 0
+    n = x.shape[axis]
+    if condition.size > n:
+        if condition[n:].any():
+            raise ValueError(f"Compress: condition selects index {n + int(np.argmax(condition[n:]))}"
+                             f" beyond the size {n} of the axis")
+        condition = condition[:n]
+    return np.compress(condition, x, axis=axis)
+
+
+@kernel("ReverseSequence", since=10)
+def reverse_sequence(ctx, inputs, attrs):
+    x, lens = inputs[:2]
+    time_axis = int(attrs.get("time_axis", 0))
+    batch_axis = int(attrs.get("batch_axis", 1))
+    if {time_axis, batch_axis} != {0, 1}:
+        raise ValueError(f"ReverseSequence: time_axis {time_axis} and batch_axis {batch_axis} "
+                         "must be 0 and 1 in some order")
+    if x.ndim < 2:
+        raise ValueError(f"ReverseSequence: input must have rank >= 2, got shape {x.shape}")
+    steps, batch = x.shape[time_axis], x.shape[batch_axis]
+    lens = np.asarray(lens).astype(np.int64).reshape(-1)
+    if lens.size != batch:
+        raise ValueError(f"ReverseSequence: sequence_lens has {lens.size} entries for a batch "
+                         f"of {batch}")
+    if lens.size and (lens.min() < 0 or lens.max() > steps):
+        raise ValueError(f"ReverseSequence: sequence_lens {lens.tolist()} must lie in "
+                         f"[0, {steps}]")
+    t = np.arange(steps, dtype=np.int64)[:, None]
+    source = np.where(t < lens[None, :], lens[None, :] - 1 - t, t)  # (time, batch)
+    if time_axis == 1:
+        source = source.T
+    source = source.reshape(source.shape + (1,) * (x.ndim - 2))
+    return np.take_along_axis(x, source, axis=time_axis)

@@ -6,6 +6,8 @@ double) and are rounded back to the input type.
 """
 from __future__ import annotations
 
+import io
+
 import numpy as np
 
 from .. import dtypes
@@ -219,3 +221,40 @@ def mel_weight_matrix(ctx, inputs, attrs):
             j = np.arange(center, right)
             out[j, m] = (right - j) / (right - center)
     return _cast_output(out, attrs.get("output_datatype", dtypes.FLOAT), op)
+
+
+_PIXEL_FORMATS = {"RGB": ("RGB", 3), "BGR": ("RGB", 3), "Grayscale": ("L", 1)}
+
+
+@kernel("ImageDecoder", since=20, note="needs Pillow at run time")
+def image_decoder(ctx, inputs, attrs):
+    """Decode an encoded image (BMP, JPEG, JPEG2000, TIFF, PNG, WebP, PNM) to HWC uint8.
+
+    Decoding is Pillow's job; it is imported here, on first use, so that the rest of
+    the runtime works without it (in Pyodide: ``await pyodide.loadPackage("pillow")``).
+    Pillow's JPEG decoder uses libjpeg's "fancy" chroma upsampling, as the spec asks."""
+    op = "ImageDecoder"
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ImportError(f"{op} needs the Pillow package to decode images; install it "
+                          "(pip install pillow, or pyodide.loadPackage('pillow'))") from None
+
+    pixel_format = attrs.get("pixel_format", "RGB")
+    if pixel_format not in _PIXEL_FORMATS:
+        raise ValueError(f"{op}: pixel_format {pixel_format!r} is not RGB, BGR or Grayscale")
+    mode, channels = _PIXEL_FORMATS[pixel_format]
+    data = np.asarray(inputs[0])
+    if data.dtype != np.uint8 or data.ndim != 1:
+        raise ValueError(f"{op}: encoded_stream must be a 1-D uint8 tensor, got "
+                         f"{data.dtype} of shape {data.shape}")
+    try:
+        with Image.open(io.BytesIO(data.tobytes())) as img:
+            pixels = np.asarray(img.convert(mode), dtype=np.uint8)
+    except Exception:  # noqa: BLE001 - the spec returns an empty image for any decode failure
+        return np.zeros((0, 0, channels), dtype=np.uint8)
+    if channels == 1:
+        pixels = pixels[:, :, None]
+    elif pixel_format == "BGR":
+        pixels = pixels[:, :, ::-1]
+    return np.ascontiguousarray(pixels)

@@ -69,7 +69,8 @@ def string_split(ctx, inputs, attrs):
     maxsplit = attrs.get("maxsplit", -1)
     if maxsplit is None or maxsplit < 0:
         maxsplit = -1
-    parts = [s.split(delimiter, maxsplit) for s in x.ravel()]
+    # an empty string has no substrings (Python's "".split(",") would give [""])
+    parts = [s.split(delimiter, maxsplit) if s else [] for s in x.ravel()]
     counts = np.array([len(p) for p in parts], dtype=np.int64).reshape(x.shape)
     width = max((len(p) for p in parts), default=0)
     out = np.full((len(parts), width), "", dtype=object)

@@ -278,8 +278,9 @@ def _annotate(e: Exception, node: Node) -> None:
 
 
 def _to_numpy(v):
-    if isinstance(v, np.ndarray):
-        return v if v.flags.writeable else v.copy()
+    # a view may alias a weight or another output: the caller gets memory of its own
+    if isinstance(v, np.ndarray) and not (v.flags.writeable and v.flags.owndata):
+        return v.copy()
     return v
 
 

@@ -6,7 +6,8 @@ parameters (fused ops use it too).  It picks one of three paths:
 
 * depthwise (one input channel per group): one multiply-add per kernel tap over
   strided views of the padded input, no im2col;
-* 1x1 kernels without padding: a plain matmul over the channels;
+* 1x1 kernels without padding: a plain matmul over the channels (where numpy has BLAS;
+  without it the im2col layout below suits its matmul better);
 * everything else: im2col with stride tricks (the input copied once, channels last)
   and one batched matmul over all groups.
 
@@ -126,12 +127,13 @@ def _check_positive(op, name, values):
         raise ValueError(f"{op}: {name} must be positive, got {list(values)}")
 
 
-def _work_dtype(dtype) -> np.dtype:
+def _work_dtype(op, dtype) -> np.dtype:
+    """The dtype a convolution computes in: float16 accumulates in float32."""
     dtype = np.dtype(dtype)
     if dtype == np.float16:
         return np.dtype(np.float32)
     if dtype.kind != "f":
-        raise ValueError(f"convolution of {dtype} tensors is not defined")
+        raise ValueError(f"{op}: {dtype} input is not supported")
     return dtype
 
 
@@ -230,35 +232,37 @@ def _im2col(xp_cl, w, strides, dilations, group, out_sp):
     return outs[0] if len(outs) == 1 else np.concatenate(outs)
 
 
-def conv_nchw(x, w, bias=None, strides=None, pads=None, dilations=None, group=1):
+def conv_nchw(x, w, bias=None, strides=None, pads=None, dilations=None, group=1, *, op="Conv"):
     """N-D convolution of x (N, C, *spatial) with w (M, C / group, *kernel).
 
     strides and dilations have one value per spatial axis (default 1); pads is ONNX's
     [begin..., end...] list (default 0).  Returns (N, M, *out_spatial) in x's dtype
-    (float16 is accumulated in float32).
+    (float16 is accumulated in float32).  ``op`` names the node in error messages.
     """
     x = np.asarray(x)
     w = np.asarray(w)
     rank = x.ndim - 2
     if rank < 1 or w.ndim != x.ndim:
-        raise ValueError(f"Conv: input of shape {x.shape} and weights of shape {w.shape} do not match")
-    n, c = x.shape[:2]
+        raise ValueError(f"{op}: input of shape {x.shape} and weights of shape {w.shape} do not match")
+    c = x.shape[1]
     m = w.shape[0]
     kernel = w.shape[2:]
     strides = tuple(strides) if strides is not None else (1,) * rank
     dilations = tuple(dilations) if dilations is not None else (1,) * rank
     pads = tuple(pads) if pads is not None else (0,) * (2 * rank)
     begin, end = pads[:rank], pads[rank:]
-    _check_positive("Conv", "strides", strides)
-    _check_positive("Conv", "dilations", dilations)
+    _check_positive(op, "strides", strides)
+    _check_positive(op, "dilations", dilations)
+    if len(pads) != 2 * rank or min(pads) < 0:
+        raise ValueError(f"{op}: pads must be {2 * rank} values >= 0, got {list(pads)}")
     if group < 1 or c % group or m % group or w.shape[1] * group != c:
         raise ValueError(
-            f"Conv: {c} input channels, {m} output channels and weights {w.shape} "
+            f"{op}: {c} input channels, {m} output channels and weights {w.shape} "
             f"do not fit group={group}")
-    dtype = _work_dtype(x.dtype)
+    dtype = _work_dtype(op, x.dtype)
     w = w.astype(dtype, copy=False)
     padded_sp = tuple(s + b + e for s, b, e in zip(x.shape[2:], begin, end))
-    out_sp = _out_sizes("Conv", padded_sp, kernel, strides, dilations)
+    out_sp = _out_sizes(op, padded_sp, kernel, strides, dilations)
 
     if group == c and w.shape[1] == 1 and c > 1:
         y = _depthwise(_pad(x, begin, end, dtype, False), w, strides, dilations, out_sp)
@@ -322,7 +326,7 @@ def _integer_conv(op, attrs, x, x_zp, w, w_zp):
     wf = w.astype(np.float64)
     wf = wf - (wzp.reshape(-1, *(1,) * (w.ndim - 1)) if np.ndim(wzp) else wzp)
     strides, pads, dilations, group = _conv_attrs(op, attrs, x, w)
-    return conv_nchw(xf, wf, None, strides, pads, dilations, group)
+    return conv_nchw(xf, wf, None, strides, pads, dilations, group, op=op)
 
 
 @kernel("ConvInteger", since=10)
@@ -351,8 +355,9 @@ def qlinear_conv(ctx, inputs, attrs):
     if w_scale.size not in (1, m):
         raise ValueError(f"QLinearConv: w_scale must be a scalar or have one value per output channel ({m})")
     # the requantization scale in float32, as the runtimes compute it
-    scale = np.float32(np.asarray(x_scale).reshape(())) * w_scale.reshape(-1) / np.float32(np.asarray(y_scale).reshape(()))
-    scale = scale.astype(np.float32).reshape(-1, *(1,) * (x.ndim - 2))
+    x_scale = np.float32(np.asarray(x_scale).reshape(()))
+    y_scale = np.float32(np.asarray(y_scale).reshape(()))
+    scale = (x_scale * w_scale.reshape(-1) / y_scale).astype(np.float32).reshape(-1, *(1,) * (x.ndim - 2))
     y = np.rint(acc.astype(np.float32) * scale) + np.float32(np.asarray(y_zp).reshape(()))
     info = np.iinfo(out_type)
     return np.clip(y, info.min, info.max).astype(out_type)
@@ -366,6 +371,7 @@ def fold(cols, kernel, strides, dilations, grid, out_sp):
     column position g lands at g * stride + t * dilation (the inverse of im2col)."""
     rank = len(kernel)
     lead = cols.shape[: cols.ndim - rank - 1]
+    # string tensors (Col2Im allows them) start empty and are joined where blocks overlap
     if cols.dtype == object:
         out = np.full(lead + tuple(out_sp), "", dtype=object)
     else:
@@ -421,7 +427,7 @@ def conv_transpose_nchw(x, w, bias, strides, dilations, group, begin, out_sp):
     m = mg * group
     if group < 1 or c % group or w.shape[0] != c:
         raise ValueError(f"ConvTranspose: {c} input channels and weights {w.shape} do not fit group={group}")
-    dtype = _work_dtype(x.dtype)
+    dtype = _work_dtype("ConvTranspose", x.dtype)
     cg = c // group
     taps = math.prod(kernel)
     wt = np.ascontiguousarray(np.swapaxes(w.astype(dtype, copy=False).reshape(group, cg, mg * taps), 1, 2))
@@ -567,10 +573,11 @@ def deform_conv(ctx, inputs, attrs):
     taps = math.prod(kernel_sp)
     positions = math.prod(out_sp)
     if offset.shape != (n, offset_group * taps * rank, *out_sp):
-        raise ValueError(f"{op}: offset must have shape {(n, offset_group * taps * rank, *out_sp)}, got {offset.shape}")
+        raise ValueError(
+            f"{op}: offset must have shape {(n, offset_group * taps * rank, *out_sp)}, got {offset.shape}")
     if mask is not None and mask.shape != (n, offset_group * taps, *out_sp):
         raise ValueError(f"{op}: mask must have shape {(n, offset_group * taps, *out_sp)}, got {mask.shape}")
-    dtype = _work_dtype(x.dtype)
+    dtype = _work_dtype(op, x.dtype)
 
     # where each tap of each output position samples, in unpadded input coordinates
     base = []

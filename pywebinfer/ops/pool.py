@@ -27,7 +27,7 @@ def _float_work(op, x):
 class _Windows:
     """Geometry of a pooling node: kernel, strides, dilations, pads and output size."""
 
-    def __init__(self, op, attrs, x, dilations_allowed=True, ceil_allowed=True):
+    def __init__(self, op, attrs, x):
         rank = x.ndim - 2
         if rank < 1:
             raise ValueError(f"{op}: input must have at least 3 dimensions, got shape {x.shape}")
@@ -36,11 +36,11 @@ class _Windows:
             raise ValueError(f"{op}: kernel_shape needs one value per spatial axis ({rank})")
         self.kernel = tuple(int(k) for k in kernel_shape)
         self.strides = per_axis(op, attrs, "strides", rank, 1)
-        self.dilations = per_axis(op, attrs, "dilations", rank, 1) if dilations_allowed else (1,) * rank
+        self.dilations = per_axis(op, attrs, "dilations", rank, 1)
         for name in ("kernel", "strides", "dilations"):
             if min(getattr(self, name)) < 1:
                 raise ValueError(f"{op}: {name} must be positive, got {list(getattr(self, name))}")
-        ceil_mode = bool(attrs.get("ceil_mode", 0)) if ceil_allowed else False
+        ceil_mode = bool(attrs.get("ceil_mode", 0))
         self.in_sp = x.shape[2:]
         mode = auto_pad_mode(op, attrs)
         begin, end, out = [], [], []
@@ -130,7 +130,8 @@ def _max_indices(win, x, storage_order):
         view = xp[(slice(None), slice(None), *window)]
         inside = None
         for axis in range(rank):
-            pos = np.arange(win.out_sp[axis]) * win.strides[axis] - win.begin[axis] + taps[t][axis] * win.dilations[axis]
+            start = np.arange(win.out_sp[axis]) * win.strides[axis] - win.begin[axis]
+            pos = start + taps[t][axis] * win.dilations[axis]
             shape = [1] * rank
             shape[axis] = -1
             ok = ((pos >= 0) & (pos < win.in_sp[axis])).reshape(shape)
@@ -215,7 +216,8 @@ def _spatial_axes(op, x):
 def global_average_pool(ctx, inputs, attrs):
     x = inputs[0]
     dtype = _float_work("GlobalAveragePool", x)
-    return x.mean(axis=_spatial_axes("GlobalAveragePool", x), keepdims=True, dtype=dtype).astype(x.dtype, copy=False)
+    mean = x.mean(axis=_spatial_axes("GlobalAveragePool", x), keepdims=True, dtype=dtype)
+    return mean.astype(x.dtype, copy=False)
 
 
 @kernel("GlobalMaxPool", since=1)
@@ -279,7 +281,8 @@ def max_roi_pool(ctx, inputs, attrs):
         raise ValueError(f"{op}: pooled_shape must give (height, width)")
     ph, pw = (int(v) for v in pooled)
     if x.ndim != 4 or rois.ndim != 2 or rois.shape[1] != 5:
-        raise ValueError(f"{op}: X must be (N, C, H, W) and rois (num_rois, 5), got {x.shape} and {rois.shape}")
+        raise ValueError(
+            f"{op}: X must be (N, C, H, W) and rois (num_rois, 5), got {x.shape} and {rois.shape}")
     scale = np.float32(attrs.get("spatial_scale", 1.0))
     n, c, height, width = x.shape
     out = np.zeros((rois.shape[0], c, ph, pw), x.dtype)
@@ -330,7 +333,8 @@ def _roi_align(inputs, attrs, half_pixel):
     x, rois, batch_indices = inputs[0], inputs[1], inputs[2]
     dtype = _float_work(op, x)
     if x.ndim != 4 or rois.ndim != 2 or rois.shape[1] != 4:
-        raise ValueError(f"{op}: X must be (N, C, H, W) and rois (num_rois, 4), got {x.shape} and {rois.shape}")
+        raise ValueError(
+            f"{op}: X must be (N, C, H, W) and rois (num_rois, 4), got {x.shape} and {rois.shape}")
     batch_indices = np.asarray(batch_indices).reshape(-1)
     if batch_indices.shape[0] != rois.shape[0]:
         raise ValueError(f"{op}: {rois.shape[0]} rois but {batch_indices.shape[0]} batch indices")

@@ -5,6 +5,10 @@ that follow them become one node (FusedConv / FusedGemm / FusedMatMul, domain
 From each Conv, Gemm or MatMul (an "anchor") the pass follows the single reader of its
 output (never past a graph output or a value read twice) and takes, in this order:
 
+0. (Conv only, looking back) a zero-valued constant-mode Pad of the spatial axes whose
+   only reader is the Conv: its amounts join Conv's pads (TorchScript exports of
+   TensorFlow-style "same" padding write such Pads).
+
 1. bias: an Add of a constant that adds one value per output channel, without changing
    the output's shape.  Conv: the constant is (1, M, 1, ...) or any shape that reduces
    to it (or one element), merged into Conv's bias B.  Gemm: (N,), (1, N) or one
@@ -117,6 +121,16 @@ def _fuse(cx: _Context, anchor: Node) -> tuple[Node, list[Node]] | None:
     attrs = {k: v for k, v in anchor.attrs.items() if k != "broadcast"}  # Gemm-6's: C always broadcasts now
     residual = None
 
+    if kind == "Conv":
+        pad = _absorbable_pad(cx, anchor)
+        if pad is not None:
+            pad_node, amounts = pad
+            spatial = len(amounts) // 2
+            old = list(attrs.get("pads", [0] * (2 * spatial)))
+            attrs["pads"] = [a + b for a, b in zip(old, amounts)]
+            inputs[0] = pad_node.inputs[0]
+            chain.append(pad_node)
+
     add = cx.only_reader(y)
     if _is(add, "Add"):
         c = cx.constant(_other_input(add, y) or "")
@@ -150,6 +164,34 @@ def _fuse(cx: _Context, anchor: Node) -> tuple[Node, list[Node]] | None:
     if kind == "Conv" and residual is not None:
         inputs = inputs[:2] + [inputs[2] if len(inputs) > 2 else "", residual]
     return Node("Fused" + kind, inputs, [y], attrs, FUSED_DOMAIN, anchor.name), chain
+
+
+def _absorbable_pad(cx: _Context, conv: Node) -> tuple[Node, list[int]] | None:
+    """(Pad node, its spatial amounts in Conv's pads layout) when Conv's input is a
+    zero constant padding of the spatial axes that only Conv reads."""
+    pad = cx.producers.get(conv.inputs[0])
+    if not _is(pad, "Pad") or cx.only_reader(conv.inputs[0]) is not conv:
+        return None
+    if conv.attrs.get("auto_pad", "NOTSET") != "NOTSET" or pad.attrs.get("mode", "constant") != "constant":
+        return None
+    if cx.graph.opset("") < 11:
+        amounts = pad.attrs.get("pads", pad.attrs.get("paddings"))
+        value = float(pad.attrs.get("value", 0.0))
+    else:
+        if len(pad.inputs) > 3 and pad.inputs[3]:
+            return None  # an axes input: rare, left alone
+        pads = cx.constant(pad.inputs[1])
+        amounts = None if pads is None or pads.dtype.kind != "i" else [int(p) for p in pads.reshape(-1)]
+        fill = cx.constant(pad.inputs[2]) if len(pad.inputs) > 2 and pad.inputs[2] else np.zeros(1)
+        value = float(fill.reshape(-1)[0]) if fill is not None and fill.size == 1 else None
+    w_dims = known_dims(cx.graph, conv.inputs[1])
+    if amounts is None or value != 0.0 or w_dims is None or len(amounts) != 2 * len(w_dims):
+        return None
+    rank = len(w_dims)
+    begin, end = amounts[:rank], amounts[rank:]
+    if begin[:2] != [0, 0] or end[:2] != [0, 0] or min(amounts) < 0:
+        return None
+    return pad, begin[2:] + end[2:]
 
 
 def _computed_before(cx: _Context, name: str, anchor: Node) -> bool:

@@ -233,6 +233,9 @@ class InferenceSession:
             ctx = KernelContext(opset=opset, num_outputs=len(node.outputs),
                                 output_names=tuple(node.outputs), node_name=node.name,
                                 run_graph=self._run_subgraph)
+            if placed[1].prepare is not None:
+                constants = [graph.initializers.get(name) if name else None for name in node.inputs]
+                ctx.state = placed[1].prepare(ctx, node.attrs, constants)
             steps.append(_Step(node, placed[0], placed[1], ctx, dying.get(i, ())))
         self._plans[id(graph)] = steps
 

@@ -165,51 +165,31 @@ def _apply_weights(wm, cols):
     return np.matmul(cols, wm.swapaxes(-1, -2)).swapaxes(-1, -2)
 
 
-def _depthwise(xp, w, strides, dilations, out_sp, channels_last):
-    """Each input channel of the padded xp, (N, C, *sp) or channels last (N, *sp, C),
-    convolved with its own filters w (C * mult, 1, *kernel): one multiply-add per tap
-    over strided views, a block of output rows at a time so that the accumulator stays
-    in cache.  Returns (N, C * mult, *out_sp)."""
-    n = xp.shape[0]
-    c = xp.shape[-1] if channels_last else xp.shape[1]
+def _depthwise(xp, w, strides, dilations, out_sp):
+    """Each input channel of the padded xp convolved with its own filters, w of shape
+    (C * mult, 1, *kernel): one multiply-add per tap over strided views, a block of
+    channels at a time so that the accumulator stays in cache."""
+    n, c = xp.shape[:2]
     mult = w.shape[0] // c
-    rank = len(out_sp)
+    ones = (1,) * len(out_sp)
     taps = w.reshape(c, mult, -1)
-    if channels_last:
-        out = np.empty((n, *out_sp, c, mult), xp.dtype)
-        weights = [taps[:, :, t] for t in range(taps.shape[2])]
-    else:
-        out = np.empty((n, c, mult, *out_sp), xp.dtype)
-        weights = [taps[:, :, t].reshape(c, mult, *(1,) * rank) for t in range(taps.shape[2])]
-    row_bytes = n * c * mult * math.prod(out_sp[1:]) * xp.itemsize
-    rows = max(1, _CACHE_BYTES // max(1, row_bytes))
-    scratch = None
-    for start in range(0, out_sp[0], rows):
-        grid = (min(rows, out_sp[0] - start), *out_sp[1:])
-        # the input rows this block of output rows reads, and where the block goes
-        first = slice(start * strides[0], None)
-        if channels_last:
-            block_in = xp[:, first]
-            acc = out[:, start:start + grid[0]]
-        else:
-            block_in = xp[:, :, first]
-            acc = out[:, :, :, start:start + grid[0]]
-        if scratch is None:
-            scratch = np.empty_like(acc)
-        tmp = scratch[:, : grid[0]] if channels_last else scratch[:, :, :, : grid[0]]
-        for t, window in enumerate(tap_slices(w.shape[2:], strides, dilations, grid)):
-            if channels_last:
-                view = block_in[(slice(None), *window, slice(None), None)]
-            else:
-                view = block_in[(slice(None), slice(None), None, *window)]
+    windows = list(tap_slices(w.shape[2:], strides, dilations, out_sp))
+    out = np.empty((n, c, mult, *out_sp), xp.dtype)
+    block = max(1, _CACHE_BYTES // max(1, n * mult * math.prod(out_sp) * xp.itemsize))
+    scratch = np.empty((n, min(block, c), mult, *out_sp), xp.dtype)
+    for start in range(0, c, block):
+        stop = min(start + block, c)
+        acc = out[:, start:stop]
+        tmp = scratch[:, : stop - start]
+        for t, window in enumerate(windows):
+            view = xp[(slice(None), slice(start, stop), None, *window)]
+            weight = taps[start:stop, :, t].reshape(stop - start, mult, *ones)
             if t == 0:
-                np.multiply(view, weights[t], out=acc)
+                np.multiply(view, weight, out=acc)
             else:
-                np.multiply(view, weights[t], out=tmp)
+                np.multiply(view, weight, out=tmp)
                 acc += tmp
-    if channels_last:
-        out = np.moveaxis(out.reshape(n, *out_sp, c * mult), -1, 1)
-    return np.ascontiguousarray(out).reshape(n, c * mult, *out_sp)
+    return out.reshape(n, c * mult, *out_sp)
 
 
 def _pointwise(x, w, strides, group, out_sp, dtype):
@@ -285,9 +265,7 @@ def conv_nchw(x, w, bias=None, strides=None, pads=None, dilations=None, group=1,
     out_sp = _out_sizes(op, padded_sp, kernel, strides, dilations)
 
     if group == c and w.shape[1] == 1 and c > 1:
-        # channels last keeps the innermost loop long when rows are shorter than C
-        channels_last = c > out_sp[-1]
-        y = _depthwise(_pad(x, begin, end, dtype, channels_last), w, strides, dilations, out_sp, channels_last)
+        y = _depthwise(_pad(x, begin, end, dtype, False), w, strides, dilations, out_sp)
     elif _HAS_BLAS and all(k == 1 for k in kernel) and not any(pads):
         y = _pointwise(x, w, strides, group, out_sp, dtype)
     else:

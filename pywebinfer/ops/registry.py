@@ -45,6 +45,7 @@ class KernelContext:
     node_name: str = ""
     run_graph: Callable | None = None  # run_graph(graph, inputs: list, outer: dict) -> list
     outer_scope: dict | None = None  # values visible to subgraphs
+    state: object = None  # what the kernel's prepare() made at load (e.g. packed weights)
 
     def wants(self, i: int) -> bool:
         return i < len(self.output_names) and self.output_names[i] != ""
@@ -59,6 +60,9 @@ class KernelEntry:
     backend: str
     fn: Callable
     note: str = ""  # limits a user should know about, shown in the support table
+    # prepare(ctx, attrs, constants) -> state, run once at session load; ``constants``
+    # holds each input's value when it is an initializer, else None (e.g. to pack weights)
+    prepare: Callable | None = None
 
     def covers(self, opset: int) -> bool:
         return self.since <= opset and (self.until is None or opset <= self.until)
@@ -117,6 +121,7 @@ def kernel(
     domain: str = DEFAULT_DOMAIN,
     backend: str = "numpy",
     note: str = "",
+    prepare: Callable | None = None,
 ) -> Callable[[Callable], Callable]:
     """Register ``fn`` as the kernel of one or more op types for an opset range.
 
@@ -127,7 +132,7 @@ def kernel(
 
     def register(fn: Callable) -> Callable:
         for name in names:
-            REGISTRY.add(KernelEntry(name, normalize_domain(domain), since, until, backend, fn, note))
+            REGISTRY.add(KernelEntry(name, normalize_domain(domain), since, until, backend, fn, note, prepare))
         return fn
 
     return register

@@ -41,29 +41,29 @@ def batchnorm_folding(graph: Graph) -> Graph:
     producers = graph.producers()
     removed: set[int] = set()
     added: dict[int, Node] = {}  # id(node) -> a node to insert right after it
-    for bn in graph.nodes:
-        if bn.domain != "" or bn.op_type not in ("BatchNormalization", "Mul") or not bn.inputs:
+    for affine in graph.nodes:
+        if affine.domain != "" or affine.op_type not in ("BatchNormalization", "Mul") or not affine.inputs:
             continue
-        if bn.op_type == "BatchNormalization":
-            x, factor_shift = bn.inputs[0], _inference_affine(graph, bn)
+        if affine.op_type == "BatchNormalization":
+            x, factor_shift = affine.inputs[0], _inference_affine(graph, affine)
         else:
-            x, factor_shift = _scaled_layer_output(graph, bn, producers)
+            x, factor_shift = _scaled_layer_output(graph, affine, producers)
         if factor_shift is None:
             continue
         layer = producers.get(x)
-        if layer is None or only_consumer(consumers, x, outputs) is not bn or id(layer) in removed:
+        if layer is None or only_consumer(consumers, x, outputs) is not affine or id(layer) in removed:
             continue
         folded = _fold_into(graph, layer, factor_shift, producers, consumers, outputs, names)
         if folded is None:
             continue
         if isinstance(folded, Node):  # a MatMul that needed an Add for the bias
             added[id(layer)] = folded
-            folded.outputs = [bn.outputs[0]]
-            producers[bn.outputs[0]] = folded
+            folded.outputs = [affine.outputs[0]]
+            producers[affine.outputs[0]] = folded
         else:
-            layer.outputs = [bn.outputs[0]]
-            producers[bn.outputs[0]] = layer
-        removed.add(id(bn))
+            layer.outputs = [affine.outputs[0]]
+            producers[affine.outputs[0]] = layer
+        removed.add(id(affine))
     nodes: list[Node] = []
     for node in graph.nodes:
         if id(node) in removed:

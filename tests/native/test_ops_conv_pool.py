@@ -228,6 +228,14 @@ def test_conv_transpose_odd_padding_split(opset, attrs):
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
+def test_conv_transpose_without_blas(monkeypatch):
+    monkeypatch.setattr(conv_module, "_HAS_BLAS", False)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 4, 3, 5)).astype(F32)
+    w = rng.standard_normal((4, 3, 3, 2)).astype(F32)
+    check("ConvTranspose", [x, w], dict(group=2, strides=[2, 3], pads=[1, 0, 0, 1]))
+
+
 def test_conv_transpose_output_shape_with_batch_and_channels():
     # output_shape may also be given with the batch and channel dimensions
     rng = np.random.default_rng(3)

@@ -481,6 +481,41 @@ def test_no_fusion_through_a_graph_output_or_a_shared_value():
     assert ops(sess.graph) == ops(graph_of(model))
 
 
+@pytest.mark.parametrize("opset", [10, 13])
+def test_zero_pad_before_conv_joins_its_pads(opset):
+    inits = {"w": rand(4, 3, 3, 3)}
+    if opset >= 11:
+        inits.update(pads=np.int64([0, 0, 1, 0, 0, 0, 2, 1]), zero=np.float32(0))
+        pad = helper.make_node("Pad", ["x", "pads", "zero"], ["p"], mode="constant")
+    else:
+        pad = helper.make_node("Pad", ["x"], ["p"], pads=[0, 0, 1, 0, 0, 0, 2, 1])
+    nodes = [pad, helper.make_node("Conv", ["p", "w"], ["c"], pads=[1, 1, 1, 1], strides=[2, 2]),
+             helper.make_node("Relu", ["c"], ["y"])]
+    model = make_model(nodes, [("x", [1, 3, 6, 6])], [("y", [1, 4, 5, 4])], inits, opset=opset)
+    sess = check(model, {"x": rand(1, 3, 6, 6)})
+    assert ops(sess.graph) == ["FusedConv"]
+    assert fused_node(sess).attrs["pads"] == [2, 1, 3, 2] and fused_node(sess).inputs[0] == "x"
+
+
+@pytest.mark.parametrize("pads,value", [([0, 1, 1, 1, 0, 0, 1, 1], 0.0), ([0, 0, 1, 1, 0, 0, 1, 1], 0.5),
+                                        ([0, 0, -1, 0, 0, 0, 0, 0], 0.0)])
+def test_pad_that_is_not_zero_spatial_padding_stays(pads, value):
+    inits = {"w": rand(4, 3 + pads[1], 3, 3), "pads": np.int64(pads), "v": np.float32(value)}
+    nodes = [helper.make_node("Pad", ["x", "pads", "v"], ["p"]), helper.make_node("Conv", ["p", "w"], ["y"])]
+    out = [1, 4, 4 + pads[2] + pads[6], 4 + pads[3] + pads[7]]
+    model = make_model(nodes, [("x", [1, 3, 6, 6])], [("y", out)], inits, opset=13)
+    sess = check(model, {"x": rand(1, 3, 6, 6)})
+    assert ops(sess.graph) == ["Pad", "Conv"]
+
+
+def test_fused_kernel_rejects_an_unknown_activation():
+    from nodeutil import run_kernel
+
+    with pytest.raises(ValueError, match="unknown activation 'Softplus'"):
+        run_kernel("FusedMatMul", [rand(2, 3), rand(3, 2)], {"activation": "Softplus"},
+                   opset=1, domain="pywebinfer")
+
+
 def test_fusion_inside_a_loop_body():
     body = helper.make_graph(
         [helper.make_node("MatMul", ["h", "w"], ["m"]), helper.make_node("Relu", ["m"], ["h2"]),

@@ -259,6 +259,9 @@ def max_unpool(ctx, inputs, attrs):
         shape = x.shape[:2] + tuple(
             (i - 1) * s + int(k) - b - e
             for i, s, k, b, e in zip(x.shape[2:], strides, kernel_shape, begin, end))
+    # Indices address the output itself (MaxPool's input, which output_shape restores),
+    # as in onnxruntime (onnx/onnx#2398); the ONNX reference instead unpools into the
+    # inferred shape and pads that to output_shape, which breaks MaxPool round trips.
     out = np.zeros(math.prod(shape), x.dtype)
     flat = indices.reshape(-1).astype(np.int64)
     if flat.size and (flat.min() < 0 or flat.max() >= out.size):

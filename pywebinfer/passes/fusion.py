@@ -178,8 +178,8 @@ def _absorbable_pad(cx: _Context, conv: Node) -> tuple[Node, list[int]] | None:
         amounts = pad.attrs.get("pads", pad.attrs.get("paddings"))
         value = float(pad.attrs.get("value", 0.0))
     else:
-        if len(pad.inputs) > 3 and pad.inputs[3]:
-            return None  # an axes input: rare, left alone
+        if len(pad.inputs) < 2 or (len(pad.inputs) > 3 and pad.inputs[3]):
+            return None  # no pads (invalid), or an axes input (rare): left alone
         pads = cx.constant(pad.inputs[1])
         amounts = None if pads is None or pads.dtype.kind != "i" else [int(p) for p in pads.reshape(-1)]
         fill = cx.constant(pad.inputs[2]) if len(pad.inputs) > 2 and pad.inputs[2] else np.zeros(1)

@@ -379,6 +379,8 @@ def test_conv_activation_fusion(kind):
     inits = {"w": rand(4, 3, 3, 3, scale=0.5), "cb": rand(4), **consts}
     nodes = [helper.make_node("Conv", ["x", "w", "cb"], ["c"], strides=[2, 2])] + act
     model = make_model(nodes, [("x", [1, 3, 7, 7])], [("y", [1, 4, 3, 3])], inits, opset=opset)
+    alone = fusion.fusion(graph_of(model))
+    assert len(nodes) > 1 and ops(alone) == ["FusedConv"]
     sess = check(model, {"x": rand(1, 3, 7, 7, scale=2.0)})
     node = fused_node(sess)
     assert ops(sess.graph) == ["FusedConv"]

@@ -1,11 +1,18 @@
 """ONNX element types and how pywebinfer holds them in numpy.
 
-numpy (and numpy inside Pyodide, which has no ml_dtypes) has no bfloat16, float8, float4,
-int4 or int2.  Tensors of those types are *widened* on load: they are held in the
+numpy (and numpy inside Pyodide, which has no ml_dtypes) has no bfloat16, float8, float6,
+float4, int4 or int2.  Tensors of those types are *widened* on load: they are held in the
 smallest numpy type that represents every value exactly (float32 for the small floats,
 int8/uint8 for the small ints).  Kernels that produce such a type (Cast, QuantizeLinear,
 ...) round to it with :func:`round_to` and keep the widened storage, so values always
 match what the narrow type can hold.
+
+The widened storage dtype (:func:`storage_dtype`) carries the ONNX type in its metadata;
+:func:`onnx_type_of` reads it back and :func:`keep_type` gives a result the type of an
+input.  numpy ufuncs keep the metadata when their inputs share it, but many functions
+(``np.where``, ``np.concatenate``, ``astype`` to a new dtype ...) drop it, so a kernel that
+produces a widened type should finish with :func:`round_to` or :func:`keep_type`.
+:func:`to_bits` / :func:`from_bits` convert between values and bit patterns.
 """
 from __future__ import annotations
 

@@ -102,7 +102,7 @@ def cast(x, to: int, *, saturate: bool = True, round_mode: str = "up",
     if to in dtypes.WIDENED:
         result = dtypes.round_to(x, to, saturate=saturate, round_mode=round_mode)
         if saturate and to in _FLOAT8_FNUZ and opset < 24:
-            # before opset 24 saturation left infinities to NaN for the FNUZ types
+            # before opset 24 saturation still turned infinities into NaN for FNUZ types
             result = np.where(np.isinf(x), np.nan, result).astype(result.dtype)
         return result
     with np.errstate(over="ignore"):  # out of range becomes +-inf, as the spec says

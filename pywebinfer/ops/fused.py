@@ -35,7 +35,8 @@ An empty input name means the input is absent.  ``act`` is chosen by the attribu
 
 The numpy kernels below run the registry's own numpy kernels of Conv / Gemm / MatMul,
 Add and the activation ops (at the newest ai.onnx opset), so a fused node gives exactly
-what the unfused chain gives.
+what the unfused chain gives; the base op's prepare hook (weights packed at load), when
+it has one, is run for the fused node too and its state handed to the base kernel.
 """
 from __future__ import annotations
 
@@ -61,14 +62,34 @@ def activation_supported(kind: str, backend: str = "numpy") -> bool:
         REGISTRY.lookup(op, "", REFERENCE_OPSET, backend) is not None for op in ops)
 
 
-def _call(op_type: str, inputs: list, attrs: dict, node_name: str):
+def _entry(op_type: str, node_name: str):
     entry = REGISTRY.lookup(op_type, "", REFERENCE_OPSET, "numpy")
     if entry is None:
         raise ValueError(f"fused node {node_name!r} needs the numpy kernel of {op_type} "
                          f"(opset {REFERENCE_OPSET}), which is not registered")
-    ctx = KernelContext(opset=REFERENCE_OPSET, num_outputs=1, output_names=("Y",), node_name=node_name)
-    out = entry.fn(ctx, inputs, attrs)
+    return entry
+
+
+def _context(node_name: str, state=None) -> KernelContext:
+    return KernelContext(opset=REFERENCE_OPSET, num_outputs=1, output_names=("Y",),
+                         node_name=node_name, state=state)
+
+
+def _call(op_type: str, inputs: list, attrs: dict, node_name: str, state=None):
+    out = _entry(op_type, node_name).fn(_context(node_name, state), inputs, attrs)
     return out[0] if isinstance(out, (list, tuple)) else out
+
+
+def _prepare_like(op_type: str, base_inputs: int):
+    """A prepare hook that runs the base op's own (packed weights ...), if it has one."""
+
+    def prepare(ctx, attrs, constants):
+        entry = _entry(op_type, ctx.node_name)
+        if entry.prepare is None:
+            return None
+        return entry.prepare(_context(ctx.node_name), _base_attrs(attrs), list(constants[:base_inputs]))
+
+    return prepare
 
 
 def _optional(inputs: list, i: int):
@@ -108,31 +129,31 @@ def _check_inputs(op_type: str, inputs: list, most: int) -> None:
         raise ValueError(f"{op_type}: takes at most {most} inputs, got {len(inputs)}")
 
 
-@kernel("FusedConv", domain=FUSED_DOMAIN, since=1)
+@kernel("FusedConv", domain=FUSED_DOMAIN, since=1, prepare=_prepare_like("Conv", 3))
 def fused_conv(ctx, inputs, attrs):
     _check_inputs("FusedConv", inputs, 4)
     bias = _optional(inputs, 2)
     residual = _optional(inputs, 3)
     conv_inputs = inputs[:2] if bias is None else [inputs[0], inputs[1], bias]
-    y = _call("Conv", conv_inputs, _base_attrs(attrs), ctx.node_name)
+    y = _call("Conv", conv_inputs, _base_attrs(attrs), ctx.node_name, ctx.state)
     if residual is not None:
         y = _call("Add", [y, residual], {}, ctx.node_name)
     return _activate("FusedConv", y, attrs, ctx.node_name)
 
 
-@kernel("FusedGemm", domain=FUSED_DOMAIN, since=1)
+@kernel("FusedGemm", domain=FUSED_DOMAIN, since=1, prepare=_prepare_like("Gemm", 3))
 def fused_gemm(ctx, inputs, attrs):
     _check_inputs("FusedGemm", inputs, 3)
     c = _optional(inputs, 2)
     gemm_inputs = inputs[:2] if c is None else [inputs[0], inputs[1], c]
-    y = _call("Gemm", gemm_inputs, _base_attrs(attrs), ctx.node_name)
+    y = _call("Gemm", gemm_inputs, _base_attrs(attrs), ctx.node_name, ctx.state)
     return _activate("FusedGemm", y, attrs, ctx.node_name)
 
 
-@kernel("FusedMatMul", domain=FUSED_DOMAIN, since=1)
+@kernel("FusedMatMul", domain=FUSED_DOMAIN, since=1, prepare=_prepare_like("MatMul", 2))
 def fused_matmul(ctx, inputs, attrs):
     _check_inputs("FusedMatMul", inputs, 3)
-    y = _call("MatMul", inputs[:2], {}, ctx.node_name)
+    y = _call("MatMul", inputs[:2], {}, ctx.node_name, ctx.state)
     bias = _optional(inputs, 2)
     if bias is not None:
         y = _call("Add", [y, bias], {}, ctx.node_name)

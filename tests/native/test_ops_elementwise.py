@@ -97,6 +97,15 @@ def test_pow_integer_negative_exponent():
     np.testing.assert_array_equal(out, [0, 1, -1, 1, 0])
 
 
+def test_pow_integers_wrap():
+    base = np.array([3, 2, 7], np.int8)
+    exponent = np.array([5, 7, 200], np.int64)
+    out, = run_kernel("Pow", [base, exponent])
+    np.testing.assert_array_equal(out, np.array([243, 128, pow(7, 200, 256)]).astype(np.int8))
+    big, = run_kernel("Pow", [np.array([3], np.uint64), np.array([41], np.uint64)])
+    assert big.dtype == np.uint64 and int(big[0]) == 3 ** 41 % 2 ** 64
+
+
 def test_pow_special_values_do_not_warn():
     base = np.array([-2.0, 0.0, 1e30, np.nan], F32)
     exponent = np.array([0.5, -1.0, 3.0, 2.0], F32)
@@ -247,6 +256,10 @@ def test_clip_attributes_opset6():
     np.testing.assert_array_equal(out, np.clip(x, F32(-0.5), F32(0.25)))
     out, = run_kernel("Clip", [x], {"max": 0.0}, opset=6)
     np.testing.assert_array_equal(out, np.minimum(x, 0))
+    half = x.astype(np.float16)
+    out, = run_kernel("Clip", [half], {"min": -3.4028234e38, "max": 3.4028234e38}, opset=6)
+    assert out.dtype == np.float16
+    np.testing.assert_array_equal(out, half)
 
 
 def test_clip_inputs():
@@ -254,7 +267,8 @@ def test_clip_inputs():
     check("Clip", [x, np.array(-0.2, F32), None], opset=13)
     check("Clip", [x, None, np.array(0.3, F32)], opset=13)
     check("Clip", [x, np.array(0.5, F32), np.array(-0.5, F32)], opset=13)  # min > max
-    check("Clip", [np.array([-100, 0, 100], np.int8), np.array(-3, np.int8), np.array(5, np.int8)], opset=13)
+    ints = np.array([-100, 0, 100], np.int8)
+    check("Clip", [ints, np.array(-3, np.int8), np.array(5, np.int8)], opset=13)
 
 
 def test_identity_passes_sequences_and_empty_optionals():
@@ -320,7 +334,8 @@ def test_prelu_legacy_per_channel_slope():
 
 
 @pytest.mark.parametrize("op", ["Softmax", "LogSoftmax", "Hardmax"])
-@pytest.mark.parametrize("opset, axis", [(11, 0), (11, 1), (11, -1), (11, None), (13, 0), (13, None)])
+@pytest.mark.parametrize("opset, axis", [
+    (11, 0), (11, 1), (11, -1), (11, None), (13, 0), (13, None)])
 def test_softmax_family_axes(op, opset, axis):
     attrs = {} if axis is None else {"axis": axis}
     check(op, [rand(2, 3, 4) * 10], attrs, opset=opset, rtol=1e-5, atol=1e-6)
@@ -456,7 +471,8 @@ def test_castlike_native_types():
 
 def test_bfloat16_arithmetic_rounds_back():
     a = dtypes.round_to(np.array([1.0, 3.0], F32), dtypes.BFLOAT16)
-    out, = run_kernel("Add", [a, dtypes.round_to(np.array([2.0 ** -9, 2.0 ** -7], F32), dtypes.BFLOAT16)])
+    b = dtypes.round_to(np.array([2.0 ** -9, 2.0 ** -7], F32), dtypes.BFLOAT16)
+    out, = run_kernel("Add", [a, b])
     np.testing.assert_array_equal(out, [1.0, 3.0])  # 1 + 2**-9 and 3 + 2**-7 round to even
     assert dtypes.onnx_type_of(out) == dtypes.BFLOAT16
 

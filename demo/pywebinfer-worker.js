@@ -149,13 +149,17 @@ const api = {
     }
     const canvas = typeof OffscreenCanvas === "undefined" ? null : new OffscreenCanvas(1, 1);
     const gl = canvas && canvas.getContext("webgl2");
-    features.webgl = gl
-      ? {
-          available: true,
-          detail: `WebGL2 ${gl.getParameter(gl.RENDERER)}`,
-          colorBufferFloat: gl.getExtension("EXT_color_buffer_float") !== null,
-        }
-      : { available: false, detail: "no WebGL2 context" };
+    if (gl) {
+      const debug = gl.getExtension("WEBGL_debug_renderer_info");
+      const renderer = gl.getParameter(debug ? debug.UNMASKED_RENDERER_WEBGL : gl.RENDERER);
+      features.webgl = {
+        available: true,
+        detail: `WebGL2 on ${renderer}`,
+        colorBufferFloat: gl.getExtension("EXT_color_buffer_float") !== null,
+      };
+    } else {
+      features.webgl = { available: false, detail: "no WebGL2 context" };
+    }
     features.wasm = WebAssembly.validate(SIMD_PROBE)
       ? { available: true, detail: "WebAssembly SIMD128" }
       : { available: false, detail: "no WebAssembly SIMD128" };

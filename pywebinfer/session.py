@@ -82,7 +82,7 @@ class InferenceSession:
         graph = self.model.graph
         graph.topological_sort()
         _check_defined(graph, set())
-        self._original_inputs = list(graph.inputs)
+        self._original_inputs = [v for v in graph.inputs if v.name not in graph.input_defaults]
         self._original_outputs = list(graph.outputs)
         from .passes import optimize
 
@@ -106,8 +106,8 @@ class InferenceSession:
         return [NodeArg(v.name, v.type) for v in self._original_outputs]
 
     def get_overridable_initializers(self) -> list[NodeArg]:
-        g = self.model.graph
-        return [NodeArg(n, g.value_type(n)) for n in g.initializers]
+        g = self.graph
+        return [NodeArg(v.name, v.type) for v in g.inputs if v.name in g.input_defaults]
 
     def get_providers(self) -> list[str]:
         return [p for p, _ in self._providers]
@@ -185,7 +185,7 @@ class InferenceSession:
         if not isinstance(feed, dict):
             raise TypeError(f"input_feed must be a dict of name -> array, not {type(feed).__name__}")
         expected = {v.name: v for v in self._original_inputs}
-        overridable = set(self.model.graph.initializers)
+        overridable = {v.name: v for v in self.graph.inputs if v.name in self.graph.input_defaults}
         unknown = [n for n in feed if n not in expected and n not in overridable]
         if unknown:
             raise ValueError(f"unknown input name(s) {unknown}; the model's inputs are {list(expected)}")
@@ -196,8 +196,10 @@ class InferenceSession:
         out = {}
         symbols: dict[str, tuple[int, str]] = {}
         for name, value in feed.items():
-            vtype = expected[name].type if name in expected else self.model.graph.value_type(name)
+            vtype = (expected.get(name) or overridable[name]).type
             out[name] = _check_feed(name, value, vtype, symbols)
+        for name, default in self.graph.input_defaults.items():
+            out.setdefault(name, default)
         return out
 
     def _compile(self, graph: Graph, missing: list, top: bool = False) -> None:

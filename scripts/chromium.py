@@ -7,10 +7,7 @@ SwiftShader.
 """
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import tempfile
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -40,21 +37,18 @@ os.environ.setdefault("SE_CHROMEDRIVER", CHROMEDRIVER)
 os.environ.setdefault("SE_OFFLINE", "true")
 
 
-def flags(extra: list[str] = ()) -> list[str]:
-    """The flags plus a fresh profile directory (a used one can hold a stale lock)."""
-    profile = tempfile.mkdtemp(prefix="pywebinfer-chromium-")
-    atexit.register(shutil.rmtree, profile, ignore_errors=True)
-    return [*FLAGS, f"--user-data-dir={profile}", *extra]
-
-
 def driver(extra: list[str] = (), window: tuple[int, int] = (1280, 1000)):
-    """A selenium WebDriver for headless Chromium that also records the console log."""
+    """A selenium WebDriver for headless Chromium that also records the console log.
+
+    chromedriver starts every session on a fresh temporary profile, so sessions side by
+    side never share one.
+    """
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in flags(extra):
+    for flag in [*FLAGS, *extra]:
         options.add_argument(flag)
     options.add_argument(f"--window-size={window[0]},{window[1]}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})

@@ -12,6 +12,7 @@ the expected one.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
 import time
@@ -48,10 +49,11 @@ def wait_for_page(driver, timeout: float) -> str:
 
 
 def save_screenshot(driver, path: Path) -> None:
+    """The whole page, not only the window's viewport."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, max(800, min(int(height) + 40, 4000)))
-    driver.save_screenshot(str(path))
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot",
+                                  {"format": "png", "captureBeyondViewport": True})
+    path.write_bytes(base64.b64decode(shot["data"]))
 
 
 def report(state: dict, sample: str) -> None:

@@ -20,6 +20,13 @@ def create(name: str, options: dict | None = None):
         from .numpy import NumpyBackend
 
         return NumpyBackend()
+    if name == "wasm":
+        from .wasm import WasmBackend, WasmUnavailableError
+
+        try:
+            return WasmBackend()
+        except WasmUnavailableError as e:
+            raise ValueError(f"provider 'wasm' is not available here: {e}") from None
     if name in PROVIDERS:
         raise ValueError(
             f"provider {name!r} is not available in this build of pywebinfer "
@@ -29,4 +36,6 @@ def create(name: str, options: dict | None = None):
 
 
 def available_providers() -> list[str]:
-    return ["numpy"]
+    from .wasm import available as wasm_available
+
+    return (["wasm"] if wasm_available() else []) + ["numpy"]

@@ -73,6 +73,9 @@ class Graph:
     inputs: list[Value]
     outputs: list[Value]
     initializers: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    # inputs a caller may feed but need not: their values when not fed (ONNX lets a graph
+    # input share an initializer's name; such an input is not a constant to the passes)
+    input_defaults: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     value_info: dict[str, Value] = dataclasses.field(default_factory=dict)
     name: str = ""
     opsets: dict[str, int] = dataclasses.field(default_factory=dict)  # shared with the model

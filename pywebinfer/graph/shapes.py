@@ -8,10 +8,11 @@ static dimension that contradicts an inferred one (or a different rank or elemen
 type) raises ValueError naming the node, the value and both types, since such a model
 is corrupt.
 
-Each op type has a dtype rule and, where its output shape can be derived, a shape rule
-(one small function per op or op family, in the tables at the end).  An op without a
-rule gets a dtype guess (its first input's type) and an unknown shape; inference never
-fails on an op it does not know.
+Each op type has a dtype rule and, where its output shape can be derived, a shape rule:
+one small function per op or op family, put in the rule tables by the decorators below
+(@dtype_rule, @shape_rule, and @type_rule for outputs that are not plain tensors or come
+from subgraphs).  An op without a rule gets a dtype guess (its first input's type) and
+an unknown shape; inference never fails on an op it does not know.
 
 Dimensions are ints (static), strings (symbolic: "batch" from the model, or made here)
 or None (unknown).  The arithmetic on them is deliberately simple:
@@ -44,8 +45,8 @@ from .ir import Graph, Node, Value, ValueType, elem_type_of
 # tensors computed here (not constants of the model) are tracked up to this many elements
 CONTENT_LIMIT = 1024
 
-# the end of a Slice "to the end" (INT64_MAX / INT_MAX in exporters) is clamped anyway
-_UNKNOWN = None
+# a Slice end at or beyond this means "to the end" (exporters write INT_MAX or INT64_MAX)
+_INT32_MAX = 2**31 - 1
 
 
 def infer_shapes(graph: Graph) -> dict[str, ValueType]:
@@ -58,7 +59,7 @@ def infer_shapes(graph: Graph) -> dict[str, ValueType]:
     from the inferred one, shapes that cannot broadcast, a Reshape that changes the
     number of elements ...)."""
     symbols = _Symbols(_symbols_used(graph))
-    return _infer_graph(graph, None, symbols, {}, commit=True)
+    return _infer_graph(graph, None, symbols, {}, commit=True)[0]
 
 
 def static_size_bytes(vtype: ValueType | None) -> int | None:
@@ -82,6 +83,10 @@ def static_size_bytes(vtype: ValueType | None) -> int | None:
 
 class _Unknown(Exception):
     """A shape rule lacks what it needs (an input's shape, a constant input)."""
+
+
+class _NoRule(Exception):
+    """The op has no rules here."""
 
 
 class _Symbols:
@@ -172,7 +177,8 @@ class _Env:
             return None
         if name in self.graph.initializers:
             arr = self.graph.initializers[name]
-            return arr if isinstance(arr, np.ndarray) else None
+            # string tensors are no shape material (and object arrays here hold symbols)
+            return arr if isinstance(arr, np.ndarray) and arr.dtype.kind not in "OUS" else None
         if name not in self.local and self.outer is not None:
             return self.outer.content(name)
         return None
@@ -184,13 +190,21 @@ class _Env:
             self.contents[name] = content
 
 
-def _infer_graph(graph: Graph, outer: _Env | None, symbols: _Symbols,
-                 input_types: dict[str, ValueType], commit: bool) -> dict[str, ValueType]:
+def _infer_graph(graph: Graph, outer: _Env | None, symbols: _Symbols, input_types: dict[str, ValueType],
+                 commit: bool) -> tuple[dict[str, ValueType], _Env]:
+    """The types of the node outputs and graph outputs of ``graph``, and what it knows."""
     env = _Env(graph, outer, symbols, input_types)
     result: dict[str, ValueType] = {}
     for node in graph.nodes:
         ctx = _Ctx(env, node, commit)
-        inferred, contents = _infer_node(ctx)
+        try:
+            inferred, contents = _infer_node(ctx)
+            guessed = False
+        except _NoRule:
+            # an op without rules: its first input's element type is the likeliest guess,
+            # used only where the model declares nothing
+            inferred, contents = [ValueType("tensor", ctx.dtype(0), None)] * len(node.outputs), {}
+            guessed = True
         for i, name in enumerate(node.outputs):
             if not name:
                 continue
@@ -198,6 +212,8 @@ def _infer_graph(graph: Graph, outer: _Env | None, symbols: _Symbols,
             found = inferred[i] if i < len(inferred) else None
             if found is None:
                 merged = declared if declared is not None else ValueType()
+            elif guessed:
+                merged = found if declared is None else _merge_loose(declared, found)
             else:
                 merged = _merge_declared(declared, found, node, name)
             content = contents.get(i)
@@ -210,7 +226,7 @@ def _infer_graph(graph: Graph, outer: _Env | None, symbols: _Symbols,
                 graph.value_info[name] = Value(name, merged, old.doc if old is not None else "")
     for v in graph.outputs:  # what the graph's outputs hold (If/Loop/Scan bodies need it)
         result.setdefault(v.name, env.type(v.name) or ValueType())
-    return result
+    return result, env
 
 
 def _infer_node(ctx: "_Ctx") -> tuple[list[ValueType | None], dict[int, np.ndarray]]:
@@ -223,7 +239,7 @@ def _infer_node(ctx: "_Ctx") -> tuple[list[ValueType | None], dict[int, np.ndarr
         dtype_rule = _DTYPE_RULES.get(key)
         shape_rule = _SHAPE_RULES.get(key)
         if dtype_rule is None and shape_rule is None:
-            return [], {}  # unknown op: what the model declares, else nothing
+            raise _NoRule
         n = len(node.outputs)
         elem = (dtype_rule or _same_as_input0)(ctx)
         elems = elem if isinstance(elem, list) else [elem] * n
@@ -236,7 +252,7 @@ def _infer_node(ctx: "_Ctx") -> tuple[list[ValueType | None], dict[int, np.ndarr
             shapes = found if isinstance(found, list) else [found]
         return [ValueType("tensor", elems[i] if i < len(elems) else 0,
                           shapes[i] if i < len(shapes) else None) for i in range(n)], ctx.out_contents
-    except ValueError:
+    except (ValueError, _NoRule):
         raise
     except Exception as e:  # a malformed node (bad attribute types ...): name it
         raise ValueError(f"{ctx.where}: cannot infer its output types: {type(e).__name__}: {e}") from e
@@ -314,8 +330,7 @@ class _Ctx:
             self.fail(f"{what} {axis} is out of range for rank {rank}")
         return axis + rank if axis < 0 else axis
 
-    def set_content(self, value, out: int = 0) -> None:
-        arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
+    def set_content(self, arr: np.ndarray, out: int = 0) -> None:
         if arr.size <= CONTENT_LIMIT:
             self.out_contents[out] = _normalize(arr)
 
@@ -464,7 +479,6 @@ def _exact_div(ctx: _Ctx, a, b, what: str):
 _DTYPE_RULES: dict[tuple[str, str], Callable] = {}
 _SHAPE_RULES: dict[tuple[str, str], Callable] = {}
 _TYPE_RULES: dict[tuple[str, str], Callable] = {}
-_CONTENT_OPS: set[str] = set()
 
 FUSED = "pywebinfer"
 
@@ -535,7 +549,7 @@ def _string_split_dtype(ctx: _Ctx):
     return [dtypes.STRING, dtypes.INT64]
 
 
-@dtype_rule("Cast")
+@dtype_rule(["Cast", "BitCast"])
 def _cast_dtype(ctx: _Ctx):
     return int(ctx.attr("to", 0))
 
@@ -615,6 +629,20 @@ def _dequantize_dtype(ctx: _Ctx):
     return ctx.dtype(1) if ctx.opset >= 19 else dtypes.FLOAT
 
 
+@dtype_rule(["HannWindow", "HammingWindow", "BlackmanWindow", "MelWeightMatrix"])
+def _output_datatype(ctx: _Ctx):
+    return int(ctx.attr("output_datatype", dtypes.FLOAT))
+
+
+@dtype_rule("LabelEncoder", domain="ai.onnx.ml")
+def _label_encoder_dtype(ctx: _Ctx):
+    if "values_tensor" in ctx.attrs:
+        return elem_type_of(ctx.attrs["values_tensor"])
+    if "values_strings" in ctx.attrs:
+        return dtypes.STRING
+    return dtypes.INT64 if "values_int64s" in ctx.attrs else dtypes.FLOAT
+
+
 @dtype_rule("DynamicQuantizeLinear")
 def _dynamic_quantize_dtype(ctx: _Ctx):
     return [dtypes.UINT8, dtypes.FLOAT, dtypes.UINT8]
@@ -631,7 +659,7 @@ _UNARY = [
     "Sqrt", "Swish", "Tan", "Tanh", "ThresholdedRelu", "Trilu", "Scatter", "ScatterElements",
     "ScatterND", "TensorScatter", "EyeLike", "RandomNormalLike", "RandomUniformLike", "Bernoulli",
     "InstanceNormalization", "GroupNormalization", "RMSNormalization", "QuantizeLinear",
-    "DequantizeLinear", "RegexFullMatch", "RotaryEmbedding", "CumProd",
+    "DequantizeLinear", "RegexFullMatch", "RotaryEmbedding", "CumProd", "BitCast",
 ]
 _BROADCAST = [
     "Add", "Sub", "Mul", "Div", "Pow", "Mod", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor",
@@ -651,7 +679,7 @@ def _unary_shape(ctx: _Ctx):
     fn = _NUMPY_UNARY.get(ctx.node.op_type)
     c = ctx.const(0) if fn is not None else None
     if c is not None and c.size <= CONTENT_LIMIT:
-        ctx.set_content(fn(c).astype(c.dtype))
+        ctx.set_content(np.asarray(fn(c)).astype(c.dtype))
     return ctx.shape(0)
 
 
@@ -673,6 +701,61 @@ def _string_normalizer_shape(ctx: _Ctx):
     if not ctx.attr("stopwords") or not x:
         return x
     return x[:-1] + (ctx.fresh(),)  # stop words are dropped
+
+
+@shape_rule("LabelEncoder", domain="ai.onnx.ml")
+def _label_encoder_shape(ctx: _Ctx):
+    return ctx.shape(0)
+
+
+@shape_rule("Binarizer", domain="ai.onnx.ml")
+def _binarizer_shape(ctx: _Ctx):
+    return ctx.shape(0)
+
+
+@shape_rule("TfIdfVectorizer")
+def _tfidf_shape(ctx: _Ctx):
+    x = ctx.shape(0)
+    width = max(int(i) for i in ctx.attr("ngram_indexes", [-1])) + 1
+    return x[:-1] + (width,)
+
+
+# optimizers: inputs R, T, then groups X..., G..., (V..., H...); outputs every group but G
+_OPTIMIZER_GROUPS = {"Adagrad": 3, "Momentum": 3, "Adam": 4}
+
+
+@shape_rule(list(_OPTIMIZER_GROUPS), domain="ai.onnx.preview.training")
+def _optimizer_shape(ctx: _Ctx):
+    groups = _OPTIMIZER_GROUPS[ctx.node.op_type]
+    n = (len(ctx.node.inputs) - 2) // groups
+    states = [2 + g * n + i for g in range(groups) if g != 1 for i in range(n)]
+    return [ctx.type(j).shape if ctx.type(j) is not None else None for j in states]
+
+
+@dtype_rule(list(_OPTIMIZER_GROUPS), domain="ai.onnx.preview.training")
+def _optimizer_dtype(ctx: _Ctx):
+    groups = _OPTIMIZER_GROUPS[ctx.node.op_type]
+    n = (len(ctx.node.inputs) - 2) // groups
+    return [ctx.dtype(2 + g * n + i) for g in range(groups) if g != 1 for i in range(n)]
+
+
+@shape_rule("StringSplit")
+def _string_split_shape(ctx: _Ctx):
+    x = ctx.shape(0)
+    return [x + (ctx.fresh(),), x]
+
+
+@shape_rule(["HannWindow", "HammingWindow", "BlackmanWindow"])
+def _window_shape(ctx: _Ctx):
+    size = ctx.const(0)
+    return (int(size.reshape(-1)[0]) if size is not None and size.size == 1 else ctx.fresh(),)
+
+
+@shape_rule("MelWeightMatrix")
+def _mel_weight_matrix_shape(ctx: _Ctx):
+    bins, length = ctx.const(0), ctx.const(1)
+    rows = int(length.reshape(-1)[0]) // 2 + 1 if length is not None and length.size == 1 else ctx.fresh()
+    return (rows, int(bins.reshape(-1)[0]) if bins is not None and bins.size == 1 else ctx.fresh())
 
 
 @shape_rule("ImageDecoder")
@@ -717,7 +800,11 @@ def _window_out(ctx: _Ctx, size, kernel: int, stride: int, dilation: int, pad_be
             return size
         return -(-size // stride) if type(size) is int else ctx.fresh()
     if auto_pad == "VALID":
+        # the spec's VALID length, ceil((size - effective + 1) / stride), is the floor
+        # formula below whatever ceil_mode says (onnxruntime lets ceil_mode add a
+        # partial window here; the spec and pywebinfer's kernels do not)
         pad_begin = pad_end = 0
+        ceil_mode = False
     if type(size) is not int:
         keeps = stride == 1 and pad_begin + pad_end == effective - 1
         return size if keeps else ctx.fresh()
@@ -762,6 +849,9 @@ def _conv(ctx: _Ctx, x_index: int, w_index: int) -> tuple:
             raise _Unknown
         kernel = list(w[2:])
     channels = w[0] if w is not None else ctx.fresh()
+    group = int(ctx.attr("group", 1))
+    if w is not None and type(x[1]) is int and type(w[1]) is int and x[1] != w[1] * group:
+        ctx.fail(f"input has {x[1]} channels, the weight {_show(w)} with group={group} takes {w[1] * group}")
     return (x[0], channels) + _spatial(ctx, x[2:], kernel)
 
 
@@ -1112,7 +1202,10 @@ def _split_shape(ctx: _Ctx):
     axis = ctx.axis(int(ctx.attr("axis", 0)), len(x))
     n = len(ctx.node.outputs)
     if ctx.opset >= 13 or (ctx.opset < 2 and ctx.present(1)):
-        sizes = ctx.ints(1) if ctx.present(1) else None
+        given = ctx.const(1) if ctx.present(1) else None
+        if ctx.present(1) and given is None:
+            return [x[:axis] + (ctx.fresh(),) + x[axis + 1:] for _ in range(n)]
+        sizes = None if given is None else [int(v) for v in given.reshape(-1)]
     else:
         sizes = ctx.attr("split")
     dim = x[axis]
@@ -1131,6 +1224,10 @@ def _split_shape(ctx: _Ctx):
             ctx.fail(f"cannot split {dim} into {n} parts")
     else:
         sizes = [_exact_div(ctx, dim, n, f"splitting axis {axis} in {n} equal parts")] * n
+    c = ctx.content(0)
+    if c is not None and all(type(s) is int for s in sizes):
+        for i, part in enumerate(np.split(c, np.cumsum(sizes)[:-1], axis=axis)):
+            ctx.set_content(part, i)
     return [x[:axis] + (s,) + x[axis + 1:] for s in sizes]
 
 
@@ -1139,9 +1236,13 @@ def _slice_axis(ctx: _Ctx, dim, start: int, end: int, step: int):
     if step == 0:
         ctx.fail("a step is 0")
     if type(dim) is not int:
-        to_end = end >= 2**31 - 1 if step > 0 else end <= -(2**31)
-        whole = to_end and (start == 0 if step > 0 else start in (-1,) or start >= 2**31 - 1)
-        return (dim if whole and abs(step) == 1 else ctx.fresh()), None
+        # only "all of it" is known without the size: [0, INT_MAX) forward, or from the
+        # last element (-1 or INT_MAX) down past INT_MIN backward
+        if step == 1:
+            whole = start == 0 and end >= _INT32_MAX
+        else:
+            whole = step == -1 and (start == -1 or start >= _INT32_MAX) and end <= -_INT32_MAX - 1
+        return (dim if whole else ctx.fresh()), None
     if start < 0:
         start += dim
     if end < 0:
@@ -1167,15 +1268,15 @@ def _slice_shape(ctx: _Ctx):
         axes = ctx.attr("axes")
         steps = None
     else:
-        axes = ctx.ints(3) if ctx.present(3) else None
-        steps = ctx.ints(4) if ctx.present(4) else None
-        try:
-            starts, ends = ctx.ints(1), ctx.ints(2)
-        except _Unknown:
-            if axes is None and ctx.present(3):
-                raise
+        given = {i: ctx.const(i) for i in (1, 2, 3, 4) if ctx.present(i)}
+        axes = [int(a) for a in given[3].reshape(-1)] if given.get(3) is not None else None
+        if any(v is None for v in given.values()) or 1 not in given or 2 not in given:
+            if 3 in given and axes is None:
+                return tuple(ctx.fresh() for _ in x)
             picked = range(rank) if axes is None else {ctx.axis(a, rank, "axes entry") for a in axes}
             return tuple(ctx.fresh() if i in picked else d for i, d in enumerate(x))
+        starts, ends = ([int(v) for v in given[i].reshape(-1)] for i in (1, 2))
+        steps = [int(v) for v in given[4].reshape(-1)] if 4 in given else None
     axes = list(range(len(starts))) if axes is None else [int(a) for a in axes]
     steps = [1] * len(starts) if steps is None else steps
     if not len(starts) == len(ends) == len(axes) == len(steps):
@@ -1201,7 +1302,8 @@ def _gather_shape(ctx: _Ctx):
             and math.prod(out) <= CONTENT_LIMIT:
         size = c.shape[axis]
         if np.all((idx >= -size) & (idx < size)):
-            ctx.set_content(np.take(c, np.where(idx < 0, idx + size, idx), axis=axis))
+            picked = np.take(c, np.where(idx < 0, idx + size, idx), axis=axis)
+            ctx.set_content(np.array(picked, dtype=c.dtype))  # a scalar index gives an element
     return out
 
 
@@ -1386,7 +1488,8 @@ def _depth_space_shape(ctx: _Ctx):
         ctx.fail("needs a positive blocksize")
     n, c, h, w = x
     if ctx.node.op_type == "DepthToSpace":
-        return (n, _exact_div(ctx, c, b * b, "channels by blocksize squared"), _mul(ctx, h, b), _mul(ctx, w, b))
+        return (n, _exact_div(ctx, c, b * b, "channels by blocksize squared"), _mul(ctx, h, b),
+                _mul(ctx, w, b))
     return (n, _mul(ctx, c, b * b), _exact_div(ctx, h, b, "height by blocksize"),
             _exact_div(ctx, w, b, "width by blocksize"))
 
@@ -1888,7 +1991,7 @@ def _generalize(ctx: _Ctx, given: ValueType, returned: ValueType | None) -> Valu
 
 
 def _subgraph_outputs(ctx: _Ctx, graph: Graph, input_types: dict[str, ValueType],
-                      carried: list[tuple[str, int]]) -> list[ValueType | None]:
+                      carried: list[tuple[str, int]]) -> tuple[list[ValueType | None], _Env]:
     """Infer a body graph (into its value_info when committing) and return its output
     types.  ``carried`` pairs the body inputs that change from one iteration to the
     next with the body outputs that feed them: where the body returns one with other
@@ -1896,24 +1999,29 @@ def _subgraph_outputs(ctx: _Ctx, graph: Graph, input_types: dict[str, ValueType]
     that what it says holds for every iteration."""
     env = ctx.env
     if carried:
-        trial = _infer_graph(graph, env, env.symbols, input_types, commit=False)
+        trial, _ = _infer_graph(graph, env, env.symbols, input_types, commit=False)
         for name, k in carried:
             returned = trial.get(graph.outputs[k].name) if k < len(graph.outputs) else None
             input_types[name] = _generalize(ctx, input_types[name], returned)
-    result = _infer_graph(graph, env, env.symbols, input_types, commit=ctx.commit)
-    return [result.get(v.name) for v in graph.outputs]
+    result, body_env = _infer_graph(graph, env, env.symbols, input_types, commit=ctx.commit)
+    return [result.get(v.name) for v in graph.outputs], body_env
 
 
 @type_rule("If")
 def _if_type(ctx: _Ctx):
     cond = ctx.const(0)
     if cond is not None and cond.size == 1:  # the other branch never runs: it may not even fit
-        taken = "then_branch" if cond.reshape(-1)[0] else "else_branch"
-        return _subgraph_outputs(ctx, ctx.attrs[taken], {}, [])
+        taken: Graph = ctx.attrs["then_branch" if cond.reshape(-1)[0] else "else_branch"]
+        types, body_env = _subgraph_outputs(ctx, taken, {}, [])
+        for i, v in enumerate(taken.outputs):
+            content = body_env.content(v.name)
+            if content is not None:
+                ctx.out_contents[i] = content
+        return types
     branches = []
     for name in ("then_branch", "else_branch"):
         try:
-            branches.append(_subgraph_outputs(ctx, ctx.attrs[name], {}, []))
+            branches.append(_subgraph_outputs(ctx, ctx.attrs[name], {}, [])[0])
         except ValueError:
             # a branch that cannot work with these shapes is one the condition rules out
             # (exporters guard rank-specific code this way); the other one decides
@@ -1937,7 +2045,7 @@ def _loop_type(ctx: _Ctx):
     initial = [ctx.type(2 + j) or ValueType() for j in range(n_carried)]
     for j in range(n_carried):
         input_types[names[2 + j]] = initial[j]
-    outs = _subgraph_outputs(ctx, body, input_types, [(names[2 + j], 1 + j) for j in range(n_carried)])
+    outs, _ = _subgraph_outputs(ctx, body, input_types, [(names[2 + j], 1 + j) for j in range(n_carried)])
     results = [_join(ctx, initial[j], outs[1 + j]) for j in range(n_carried)]
     trip = ctx.const(0)
     iterations = int(trip.reshape(-1)[0]) if trip is not None and trip.size == 1 and not ctx.present(1) \
@@ -1974,7 +2082,7 @@ def _scan_type(ctx: _Ctx):
         if length is None:
             length = t.shape[axis]
         input_types[names[n_states + k]] = _tensor(t.elem_type, t.shape[:axis] + t.shape[axis + 1:])
-    outs = _subgraph_outputs(ctx, body, input_types, [(names[j], j) for j in range(n_states)])
+    outs, _ = _subgraph_outputs(ctx, body, input_types, [(names[j], j) for j in range(n_states)])
     results = [_join(ctx, initial[j], outs[j]) for j in range(n_states)]
     scan_outs = outs[n_states:]
     out_axes = [int(a) for a in ctx.attr("scan_output_axes", [0] * len(scan_outs))]

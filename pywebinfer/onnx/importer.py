@@ -71,7 +71,7 @@ def load_model(source) -> Model:
     if not opsets:  # IR version 3 models may omit it: ONNX says opset 1 then
         opsets[""] = 1
     functions = {(normalize_domain(f.domain), f.name): f for f in mp.functions}
-    importer = _Importer(buf, base_dir, opsets, functions)
+    importer = _Importer(buf, base_dir, opsets, functions, mp.ir_version)
     graph = importer.graph(mp.graph)
     path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
     return Model(graph=graph, ir_version=mp.ir_version, opsets=opsets,
@@ -102,7 +102,8 @@ def value_type(tp) -> ValueType:
 
 
 class _Importer:
-    def __init__(self, buf, base_dir, opsets, functions):
+    def __init__(self, buf, base_dir, opsets, functions, ir_version):
+        self.ir_version = ir_version
         self.buf = buf
         self.base_dir = base_dir
         self.opsets = opsets
@@ -185,13 +186,18 @@ class _Importer:
         for i, np_ in enumerate(gp.node):
             nodes.extend(self.node(np_, i))
         inputs = [Value(v.name, value_type(v.type), v.doc_string) for v in gp.input]
+        defaults = {}
         if not nested:
-            # inputs that share an initializer's name are defaults a feed may override
-            # (old exporters list every weight there); only the others are required
-            inputs = [v for v in inputs if v.name not in initializers]
+            # An input that shares an initializer's name is one a feed may override, with
+            # the initializer as its default (IR >= 4).  IR 3 required every weight to be
+            # listed as an input, so there they are plain constants.
+            if self.ir_version >= 4:
+                defaults = {v.name: initializers.pop(v.name) for v in inputs if v.name in initializers}
+            else:
+                inputs = [v for v in inputs if v.name not in initializers]
         outputs = [Value(v.name, value_type(v.type), v.doc_string) for v in gp.output]
         return Graph(nodes=nodes, inputs=inputs, outputs=outputs, initializers=initializers,
-                     value_info=value_info, name=gp.name, opsets=self.opsets)
+                     input_defaults=defaults, value_info=value_info, name=gp.name, opsets=self.opsets)
 
     def node(self, np_, index: int) -> list[Node]:
         domain = normalize_domain(np_.domain)

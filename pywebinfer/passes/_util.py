@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph.ir import Graph, Node
+from ..graph.shapes import infer_shapes
 
 
 def defined_names(graph: Graph) -> set[str]:
@@ -60,14 +61,6 @@ def substitute_inputs(graph: Graph, mapping: dict[str, str]) -> None:
             substitute_inputs(sub, {k: v for k, v in mapping.items() if k not in hidden})
 
 
-def static_shape(graph: Graph, name: str) -> tuple[int, ...] | None:
-    """The shape of a tensor value when every dimension is known, else None."""
-    dims = known_dims(graph, name)
-    if dims is None or not all(isinstance(d, int) for d in dims):
-        return None
-    return tuple(dims)
-
-
 def known_dims(graph: Graph, name: str) -> tuple | None:
     """The dimensions known of a tensor value (ints, or str/None where unknown), or None
     when even its rank is unknown."""
@@ -107,24 +100,11 @@ def scalar_constant(graph: Graph, name: str) -> float | None:
     return float(arr.reshape(-1)[0])
 
 
-def shape_inference_available() -> bool:
-    try:
-        from ..graph import shapes  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def infer_shapes_if_available(graph: Graph) -> str | None:
-    """Fill graph.value_info with pywebinfer.graph.shapes.infer_shapes when that module
-    exists.  Returns why inference failed (the passes then work with the shapes the
-    model declares), or None."""
-    try:
-        from ..graph.shapes import infer_shapes
-    except ImportError:
-        return None
+def infer_shapes_quietly(graph: Graph) -> str | None:
+    """Fill graph.value_info by shape inference; returns why inference failed (the
+    passes then work with the shapes the model declares), or None."""
     try:
         infer_shapes(graph)
-    except Exception as e:  # noqa: BLE001  (a model inference cannot type is still runnable)
+    except Exception as e:  # noqa: BLE001  (a model inference cannot type may still run)
         return f"{type(e).__name__}: {e}"
     return None

@@ -8,8 +8,10 @@ constant, and so does a Gather or Slice that picks only static dimensions out of
 partly known shape: together with ordinary folding this collapses the
 Shape -> Gather -> Unsqueeze -> Concat -> Reshape chains of TorchScript exports into a
 Reshape by a constant shape.  Shapes come from what the model declares (graph inputs,
-outputs, value_info) and from pywebinfer.graph.shapes.infer_shapes when it exists;
-folding and inference then alternate until nothing more folds.
+outputs, value_info) and from pywebinfer.graph.shapes.infer_shapes; folding and
+inference alternate until nothing more folds.  When inference fails (say the model
+declares a shape that contradicts its nodes) no shape is trusted and only constants
+fold.
 
 Never folded:
 * random ops (RandomNormal, RandomNormalLike, RandomUniform, RandomUniformLike,
@@ -17,9 +19,11 @@ Never folded:
   Dropout is removed by dead_node_elimination instead);
 * nodes with subgraphs (If, Loop, Scan, ...): their bodies are folded on their own, with
   the enclosing graphs' constants visible;
-* results larger than MAX_FOLDED_BYTES (16 MiB) in all: such a node (say a
-  ConstantOfShape making a 10M-element tensor) stays, so that the model does not hold
-  the tensor in memory for its whole life when it only needs it during a run;
+* results larger than MAX_FOLDED_BYTES (16 MiB) in all and larger than the constant
+  inputs they are made from: such a node (say a ConstantOfShape making a 10M-element
+  tensor, or an Expand) stays, so that the model does not hold the tensor in memory
+  for its whole life when it only needs it during a run.  A result no larger than its
+  inputs (a Transpose or Reshape of a big weight) is folded: the input usually dies;
 * nodes whose kernel fails: the error is reported when the model runs, with the node's
   name, as without folding.
 """
@@ -33,7 +37,7 @@ import numpy as np
 
 from ..graph.ir import Graph, Node
 from ..ops.registry import KernelContext, OpRegistry, load_all_kernels
-from ._util import defined_names, infer_shapes_if_available, known_dims, shape_inference_available
+from ._util import defined_names, infer_shapes_quietly, known_dims
 
 # 16 MiB: large enough for every weight a ConstantOfShape/Expand/Tile usually builds
 # (a 2048x2048 float32 matrix), small enough that a folded model stays near its file size
@@ -50,15 +54,14 @@ MAX_ROUNDS = 4
 def constant_folding(graph: Graph) -> Graph:
     """Fold every constant computation of ``graph`` and its subgraphs (in place)."""
     registry = load_all_kernels()
-    rounds = MAX_ROUNDS if shape_inference_available() else 1
-    for _ in range(rounds):
-        infer_shapes_if_available(graph)
-        if not _fold_graph(graph, {}, registry):
+    for _ in range(MAX_ROUNDS):
+        shapes_trusted = infer_shapes_quietly(graph) is None
+        if not _fold_graph(graph, {}, registry, shapes_trusted):
             break
     return graph
 
 
-def _fold_graph(graph: Graph, outer: Mapping, registry: OpRegistry) -> bool:
+def _fold_graph(graph: Graph, outer: Mapping, registry: OpRegistry, shapes_trusted: bool) -> bool:
     defined = defined_names(graph)
     visible_outer = {k: v for k, v in outer.items() if k not in defined}
     consts = ChainMap(graph.initializers, visible_outer)
@@ -70,10 +73,10 @@ def _fold_graph(graph: Graph, outer: Mapping, registry: OpRegistry) -> bool:
         subgraphs = list(node.subgraphs())
         if subgraphs:
             for sub in subgraphs:
-                changed |= _fold_graph(sub, consts, registry)
+                changed |= _fold_graph(sub, consts, registry, shapes_trusted)
             kept.append(node)
             continue
-        values = _evaluate(graph, node, consts, shape_dims, registry)
+        values = _evaluate(graph, node, consts, shape_dims if shapes_trusted else None, registry)
         if values is None:
             kept.append(node)
             continue
@@ -88,25 +91,30 @@ def _fold_graph(graph: Graph, outer: Mapping, registry: OpRegistry) -> bool:
     return changed
 
 
-def _evaluate(graph: Graph, node: Node, consts: Mapping, shape_dims: dict,
+def _evaluate(graph: Graph, node: Node, consts: Mapping, shape_dims: dict | None,
               registry: OpRegistry) -> list | None:
-    """The outputs of ``node`` if they can be computed now, else None."""
+    """The outputs of ``node`` if they can be computed now, else None.  ``shape_dims``
+    is None when shapes are not to be trusted."""
     if node.domain == "" and node.op_type in NEVER_FOLD:
         return None
     given = [i for i in node.inputs if i]
-    if node.domain == "" and node.op_type in ("Shape", "Size") and given and given[0] not in consts:
+    if (shape_dims is not None and node.domain == "" and node.op_type in ("Shape", "Size")
+            and given and given[0] not in consts):
         return _shape_of(graph, node, shape_dims)
-    if (node.domain == "" and node.op_type in ("Gather", "Slice") and node.inputs
+    if (shape_dims is not None and node.domain == "" and node.op_type in ("Gather", "Slice") and node.inputs
             and node.inputs[0] in shape_dims and all(i in consts for i in given[1:])):
         return _pick_dims(graph, node, consts, shape_dims, registry)
     if not all(i in consts for i in given):
         return None
-    if _predicted_bytes(node, consts) > MAX_FOLDED_BYTES:
+    inputs = [consts[i] if i else None for i in node.inputs]
+    budget = max(MAX_FOLDED_BYTES, sum(x.nbytes for x in inputs if isinstance(x, np.ndarray)))
+    if _predicted_bytes(node, consts) > budget:
         return None
-    return _run(graph, node, [consts[i] if i else None for i in node.inputs], registry)
+    return _run(graph, node, inputs, registry, budget)
 
 
-def _run(graph: Graph, node: Node, inputs: list, registry: OpRegistry) -> list | None:
+def _run(graph: Graph, node: Node, inputs: list, registry: OpRegistry,
+         budget: int | None = None) -> list | None:
     opset = graph.opset(node.domain)
     entry = registry.lookup(node.op_type, node.domain, opset, "numpy")
     if entry is None:
@@ -129,7 +137,7 @@ def _run(graph: Graph, node: Node, inputs: list, registry: OpRegistry) -> list |
         if not isinstance(v, np.ndarray):
             return None  # sequences and optionals are not initializers
         values.append(v)
-    if sum(v.nbytes for v in values if v is not None) > MAX_FOLDED_BYTES:
+    if sum(v.nbytes for v in values if v is not None) > (MAX_FOLDED_BYTES if budget is None else budget):
         return None
     return values
 

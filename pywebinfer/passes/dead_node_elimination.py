@@ -30,7 +30,7 @@ def dead_node_elimination(graph: Graph) -> Graph:
 
 def _identity_input(graph: Graph, node: Node, used: set[str]) -> str | None:
     """The input an Identity-like node passes through unchanged, else None."""
-    if node.domain != "" or not node.inputs or not node.inputs[0] or not node.outputs[0]:
+    if node.domain != "" or not node.inputs or not node.inputs[0] or not node.outputs or not node.outputs[0]:
         return None
     if node.op_type == "Identity":
         return node.inputs[0]

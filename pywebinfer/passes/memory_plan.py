@@ -6,7 +6,7 @@ intermediates) lives from the step that produces it (``first``) to the last step
 reads it (``last``; a node owning a subgraph reads what the subgraph reads from
 outside; a value nothing reads dies at its own step).  Values whose size is statically
 known (element type and every dimension, from the model and from
-pywebinfer.graph.shapes.infer_shapes when that exists) are assigned to shared buffers:
+pywebinfer.graph.shapes.infer_shapes) are assigned to shared buffers:
 
 * at each step the node's outputs get buffers first, then the buffers of the values
   whose last reader is this step are released, so a buffer is reused only by a value
@@ -17,7 +17,9 @@ pywebinfer.graph.shapes.infer_shapes when that exists) are assigned to shared bu
   none is free.  A buffer's size is that of the largest value it ever holds.
 
 Values of unknown size (symbolic or unknown dimensions, sequences, strings) get no
-buffer: a pool allocates them as they come.  Sizes are those of the numpy storage type
+buffer: a pool allocates them as they come.  When shape inference fails (a model whose
+declared shapes contradict its nodes) no declared size is trusted: nothing is planned
+and ``shape_inference_error`` says why.  Sizes are those of the numpy storage type
 (bfloat16 and float8 are held as float32 here).
 
 The plan is plain data (ints, strings, lists, dicts; ``to_dict()`` gives JSON) so that
@@ -26,11 +28,10 @@ the GPU backends can size their buffer pools from it.
 from __future__ import annotations
 
 import dataclasses
-import math
 
-from .. import dtypes
 from ..graph.ir import Graph, all_inputs
-from ._util import infer_shapes_if_available
+from ..graph.shapes import static_size_bytes
+from ._util import infer_shapes_quietly
 
 
 @dataclasses.dataclass
@@ -93,22 +94,9 @@ class MemoryPlan:
         }
 
 
-def value_nbytes(graph: Graph, name: str) -> int | None:
-    """Bytes of a tensor value whose element type and every dimension are known."""
-    vtype = graph.value_type(name)
-    if vtype is None or vtype.kind != "tensor" or vtype.shape is None or not vtype.elem_type:
-        return None
-    if vtype.elem_type == dtypes.STRING or not all(isinstance(d, int) and d >= 0 for d in vtype.shape):
-        return None
-    try:
-        itemsize = dtypes.storage_dtype(vtype.elem_type).itemsize
-    except ValueError:
-        return None
-    return math.prod(vtype.shape) * itemsize
-
-
 def plan_memory(graph: Graph) -> MemoryPlan:
-    inference_error = infer_shapes_if_available(graph)
+    inference_error = infer_shapes_quietly(graph)
+    sized = inference_error is None
     outputs = {v.name for v in graph.outputs}
     external = set(graph.initializers) | {v.name for v in graph.inputs} | outputs
     values: dict[str, ValuePlan] = {}
@@ -118,7 +106,8 @@ def plan_memory(graph: Graph) -> MemoryPlan:
                 values[name].last = step
         for name in node.outputs:
             if name and name not in external and name not in values:
-                values[name] = ValuePlan(name, step, step, value_nbytes(graph, name), None)
+                nbytes = static_size_bytes(graph.value_type(name)) if sized else None
+                values[name] = ValuePlan(name, step, step, nbytes, None)
 
     produced: dict[int, list[ValuePlan]] = {}
     dying: dict[int, list[ValuePlan]] = {}

@@ -134,7 +134,7 @@ def run_node_case(case: dict, backend: str) -> str | None:
     graph = sess.model.graph
     in_types = {v.name: v.type for v in graph.inputs}
     in_types.update({n: graph.value_type(n) for n in graph.initializers})
-    declared_inputs = sess._original_inputs  # positional order of the test data files
+    declared_inputs = sess.graph.inputs  # positional order of the test data files
     try:
         for ds in sorted(glob.glob(os.path.join(case_dir, "test_data_set_*"))):
             n_in = len(glob.glob(os.path.join(ds, "input_*.pb")))

@@ -200,3 +200,23 @@ def test_cli_reports_a_corrupt_model(tmp_path):
     path.write_bytes(MODEL[: len(MODEL) // 2])
     r = _cli("inspect", str(path))
     assert r.returncode == 2 and "error:" in r.stderr and "byte offset" in r.stderr
+
+
+def test_initializer_listed_as_input_is_an_overridable_default():
+    # IR >= 4: an input sharing an initializer's name may be fed; unfed, the initializer is used
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [3])
+    scale = helper.make_tensor_value_info("scale", TensorProto.FLOAT, [3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])
+    init = numpy_helper.from_array(np.full(3, 2.0, np.float32), "scale")
+    graph = helper.make_graph([helper.make_node("Mul", ["x", "scale"], ["y"])], "g", [x, scale], [y],
+                              initializer=[init])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    sess = pywebinfer.InferenceSession(model.SerializeToString())
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert [a.name for a in sess.get_inputs()] == [a.name for a in ref.get_inputs()]
+    assert [a.name for a in sess.get_overridable_initializers()] == ["scale"]
+    xv = np.arange(3, dtype=np.float32)
+    np.testing.assert_array_equal(sess.run(None, {"x": xv})[0], xv * 2)
+    fed = {"x": xv, "scale": np.full(3, 5.0, np.float32)}
+    np.testing.assert_array_equal(sess.run(None, fed)[0], ref.run(None, fed)[0])

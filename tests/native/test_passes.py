@@ -122,6 +122,19 @@ def test_random_and_huge_results_are_not_folded():
     assert np.all((y >= 1e7) & (y <= 1e7 + 1))
 
 
+def test_size_limit_spares_results_no_larger_than_their_inputs(monkeypatch):
+    monkeypatch.setattr(constant_folding, "MAX_FOLDED_BYTES", 1024)
+    nodes = [helper.make_node("Transpose", ["w"], ["wt"]),  # 4 KiB from 4 KiB: folded
+             helper.make_node("Tile", ["w", "reps"], ["big"]),  # 8 KiB from 4 KiB: stays
+             helper.make_node("MatMul", ["x", "wt"], ["a"]),
+             helper.make_node("ReduceSum", ["big", "ax"], ["s"], keepdims=0),
+             helper.make_node("Add", ["a", "s"], ["y"])]
+    inits = {"w": rand(32, 32), "reps": np.int64([2, 1]), "ax": np.int64([0])}
+    model = make_model(nodes, [("x", [2, 32])], [("y", [2, 32])], inits)
+    g = dead_node_elimination.dead_node_elimination(constant_folding.constant_folding(graph_of(model)))
+    assert ops(g) == ["Tile", "MatMul", "ReduceSum", "Add"] and "wt" in g.initializers
+
+
 def test_torchscript_shape_chain_folds_to_a_constant_reshape():
     # x.view(x.size(0), -1) as TorchScript exports it
     nodes = [
@@ -167,6 +180,34 @@ def test_shape_chain_with_symbolic_batch_folds_the_static_dimensions():
     assert ops(g) == ["Reshape", "Size"]  # Size needs the batch
     np.testing.assert_array_equal(g.initializers["tail"], [4, 5])
     check(model, {"x": rand(2, 3, 4, 5)})
+
+
+def test_inferred_shapes_let_shape_of_an_undeclared_value_fold():
+    # nothing declares h's shape: pywebinfer.graph.shapes infers it
+    nodes = [helper.make_node("Relu", ["x"], ["h"]), helper.make_node("Shape", ["h"], ["s"], end=1),
+             helper.make_node("Concat", ["s", "minus_one"], ["shape"], axis=0),
+             helper.make_node("Reshape", ["h", "shape"], ["y"])]
+    model = make_model(nodes, [("x", [2, 3, 4])], [("y", [2, 12])], {"minus_one": np.int64([-1])})
+    g = constant_folding.constant_folding(graph_of(model))
+    assert ops(g) == ["Relu", "Reshape"]
+    plan = memory_plan.plan_memory(g)
+    assert plan.values["h"].nbytes == 96 and plan.unknown_size_values == 0
+    check(model, {"x": rand(2, 3, 4)})
+
+
+def test_contradictory_declared_shapes_do_not_stop_the_passes():
+    # the model declares h wrongly: inference fails, no declared shape is trusted (Shape
+    # of h stays, nothing is planned), the plan says why and the passes go on
+    nodes = [helper.make_node("Relu", ["x"], ["h"]), helper.make_node("Neg", ["h"], ["y"]),
+             helper.make_node("Shape", ["h"], ["s"])]
+    wrong = helper.make_tensor_value_info("h", F, [5])
+    g = graph_of(make_model(nodes, [("x", [2, 3])], [("y", [2, 3]), helper.make_tensor_value_info("s", TensorProto.INT64, [2])],
+                            value_info=[wrong]))
+    g = optimize(g, 99)
+    assert ops(g) == ["Relu", "Neg", "Shape"]
+    plan = memory_plan.plan_memory(g)
+    assert plan.shape_inference_error and "inference failed" in plan.summary()
+    assert plan.unknown_size_values == 1 and plan.num_buffers == 0
 
 
 def test_constants_in_subgraphs_fold_with_outer_constants_visible():
@@ -628,10 +669,9 @@ def test_memory_plan_leaves_unknown_sizes_unplanned():
     assert_plan_valid(plan)
 
 
-def test_memory_plan_of_light_resnet50_with_onnx_shapes():
-    model = onnx.shape_inference.infer_shapes(onnx.load(os.path.join(LIGHT, "light_resnet50.onnx")))
-    sess = session(model.SerializeToString())
-    plan = sess.memory_plan
+def test_memory_plan_of_light_resnet50():
+    # the model declares no intermediate shape: they all come from shape inference
+    plan = session(os.path.join(LIGHT, "light_resnet50.onnx")).memory_plan
     assert_plan_valid(plan)
     assert plan.unknown_size_values == 0
     assert plan.planned_bytes < plan.naive_bytes / 4

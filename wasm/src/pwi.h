@@ -302,6 +302,9 @@ enum { BIAS_NONE = 0, BIAS_ROW = 1, BIAS_COL = 2 };
 void pwi_gemm_core(int M, int N, int K, const float *a, int a_rs, int a_cs, int a_packed,
                    const bsrc_t *b, float *c, int ldc, const epi_t *epi, float *ws);
 
+/* A (M x K, element (i, k) at a[i*rs + k*cs]) into the packed layout of all K */
+PWI_EXPORT void pwi_pack_a(int M, int K, const float *a, int rs, int cs, float *dst);
+
 /* Apply the epilogue to rows i0.. i0+rows-1, columns j0.. j0+cols-1 of C */
 void pwi_epilogue_block(float *c, int ldc, int i0, int j0, int rows, int cols, const epi_t *epi);
 

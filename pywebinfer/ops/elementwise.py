@@ -191,6 +191,9 @@ def _power(base, exponent):
     """Pow: the result has the base's type, whatever the exponent's type."""
     with np.errstate(**_QUIET):
         if _is_float(base):
+            if exponent.size == 1 and exponent.reshape(-1)[0] == 2 and exponent.ndim <= base.ndim:
+                # x**2 (variance in every layer norm): a product is exact and far cheaper
+                return dtypes.keep_type(base * base, base)
             if exponent.dtype != base.dtype:  # mixed types: compute in float64
                 value = np.power(base.astype(np.float64), exponent.astype(np.float64))
                 return dtypes.keep_type(value, base)

@@ -1413,6 +1413,8 @@ def _resize_shape(ctx: _Ctx):
     if ctx.opset < 11:
         scales = ctx.const(1)
         sizes = None
+        if scales is None:
+            return tuple(ctx.fresh() for _ in x)
     else:
         scales = ctx.const(2) if ctx.present(2) else None
         sizes = ctx.const(3) if ctx.present(3) else None

@@ -596,6 +596,18 @@ def test_inference_is_repeatable():
     assert first["y"][:2] == ("N", 4) and first["y"][3] == 3 and fresh(first["y"][2])
 
 
+def test_overridable_initializer_is_not_a_constant():
+    """From IR 4 on, an input sharing an initializer's name may be fed: its value (here
+    a Reshape's shape) is unknown, its declared type still holds.  (onnx's inference
+    takes the default for the value.)"""
+    node = helper.make_node("Reshape", ["x", "s"], ["y"])
+    m = model([node], [inp("x", [2, 6]), inp("s", [2], I64)], ["y"], [init("s", [3, 4])])
+    a, b = shape_of(infer(m, check_onnx=False))
+    assert fresh(a) and fresh(b)
+    m.ir_version = 3
+    assert shape_of(infer(m)) == (3, 4)
+
+
 def test_static_size_bytes():
     assert static_size_bytes(ValueType("tensor", dtypes.FLOAT, (2, 3))) == 24
     assert static_size_bytes(ValueType("tensor", dtypes.BFLOAT16, (4,))) == 16  # held as float32

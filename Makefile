@@ -45,10 +45,14 @@ $(PYODIDE_DIST)/.assembled: requirements-pyodide.txt scripts/pyodide_dist.py \
 models: setup
 	$(PY) scripts/build_models.py --out $(MODELS)
 
-# ---- the wheel, added to the Pyodide distribution ------------------------------------
+# ---- the wasm backend's kernel module (wasm/README.md) ------------------------------
+# pywebinfer/backends/wasm/pywebinfer_kernels.wasm, built with Debian clang + lld and
+# checked for its loading routes; the wheel ships it.  The check needs only the standard
+# library, so it runs before the venv exists.
 wasm: apt
-	$(MAKE) -C wasm PYTHON=$(abspath $(PY))
+	$(MAKE) --no-print-directory -C wasm PYTHON=$(PYTHON)
 
+# ---- the wheel, added to the Pyodide distribution ------------------------------------
 # shaders/ is force-included into the wheel; git keeps no empty folder, so make sure it
 # exists before the GPU backends add their shader files.
 dist: setup wasm
@@ -79,7 +83,7 @@ test: models dist
 test-browser: dist models
 	$(BROWSER_TESTS)
 
-conformance: setup
+conformance: setup wasm
 	@test -f tests/conformance/generated/cases.json || $(PY) tests/conformance/generate.py
 	$(PY) tests/conformance/run.py --backend $(BACKEND)
 

@@ -35,7 +35,8 @@ export class PywebinferWorker {
 
   /** Download a URL straight into the worker's file system; onProgress gets bytes. */
   fetchFile(url, path, onProgress) {
-    const absolute = new URL(url, document.baseURI).href;
+    // the worker resolves URLs against its own location: make them the page's
+    const absolute = new URL(url, globalThis.document ? document.baseURI : location.href).href;
     return this.remote.fetchFile(absolute, path, onProgress && Comlink.proxy(onProgress));
   }
 
@@ -65,16 +66,25 @@ export async function loadPywebinfer({ packages = [], onProgress } = {}) {
     type: "module",
     name: "pywebinfer",
   });
+  // a worker script that fails to load reports only through this event
+  let onError;
   const failed = new Promise((_, reject) => {
-    worker.addEventListener("error", (event) =>
-      reject(new Error(`pywebinfer worker failed to start: ${event.message || "load error"}`)),
-    );
+    onError = (event) =>
+      reject(new Error(`pywebinfer worker failed to start: ${event.message || "load error"}`));
+    worker.addEventListener("error", onError);
   });
   const remote = Comlink.wrap(worker);
   const wanted = ["pywebinfer", ...packages.filter((name) => name !== "pywebinfer")];
-  const info = await Promise.race([
-    remote.boot(wanted, onProgress && Comlink.proxy(onProgress)),
-    failed,
-  ]);
-  return new PywebinferWorker(worker, remote, info);
+  try {
+    const info = await Promise.race([
+      remote.boot(wanted, onProgress && Comlink.proxy(onProgress)),
+      failed,
+    ]);
+    return new PywebinferWorker(worker, remote, info);
+  } catch (error) {
+    worker.terminate();
+    throw error;
+  } finally {
+    worker.removeEventListener("error", onError);
+  }
 }

@@ -56,11 +56,11 @@ def save_screenshot(driver, path: Path) -> None:
     path.write_bytes(base64.b64decode(shot["data"]))
 
 
-def report(state: dict, sample: str) -> None:
+def report(state: dict) -> None:
     print("\nStart-up (in the page's worker):")
     for row in state["startup"]:
         print(f"  {row['step']:<16} {fmt_ms(row['ms']):>10}   {row['detail']}")
-    print(f"\nBackends:")
+    print("\nBackends:")
     for backend in state["backends"]:
         mark = "available" if backend["enabled"] else "disabled"
         print(f"  {backend['name']:<7} {mark:<10} {backend['reason']}")
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  console {entry['level']}: {entry['message']}", file=sys.stderr)
             print(f"screenshot: {args.screenshot}", file=sys.stderr)
             return 1
-        report(state, args.sample)
+        report(state)
         top1 = state["result"]["top"][0]["label"]
         expected = EXPECTED_TOP1[args.sample]
         print(f"\nscreenshot: {args.screenshot}")

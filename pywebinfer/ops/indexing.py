@@ -27,7 +27,9 @@ def _check_indices(op, indices, size, what):
                              f"(expected [{-size}, {size - 1}])")
         if lo < 0:
             idx = np.where(idx < 0, idx + size, idx)
-    return idx
+    # numpy indexes with intp: on wasm32 (Pyodide) that is int32, and np.take refuses to
+    # cast int64 down; the range check above makes the cast exact
+    return idx.astype(np.intp, copy=False)
 
 
 def _check_tuple_indices(op, indices, dims):

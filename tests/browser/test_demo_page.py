@@ -118,6 +118,22 @@ def test_choose_a_file(page):
     assert state["result"]["top"][0]["label"] == "espresso"
 
 
+def test_drop_an_image(page):
+    page.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        fetch("models/samples/rocket.jpg").then((r) => r.blob()).then((blob) => {
+          const files = new DataTransfer();
+          files.items.add(new File([blob], "dropped-rocket.jpg", { type: "image/jpeg" }));
+          const target = document.getElementById("input-panel");
+          target.dispatchEvent(new DragEvent("dragover", { dataTransfer: files, bubbles: true }));
+          target.dispatchEvent(new DragEvent("drop", { dataTransfer: files, bubbles: true }));
+          done();
+        });
+    """)
+    state = wait_result(page, "dropped-rocket.jpg")
+    assert state["result"]["top"][0]["label"] == "missile"
+
+
 def test_webcam_frame(page):
     page.find_element("id", "webcam-start").click()
     capture = page.find_element("id", "webcam-capture")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import onnxruntime
 import pytest
 from conftest import MODEL, PYODIDE_MODELS, SAMPLES
 from pytest_pyodide import run_in_pyodide
@@ -33,8 +34,6 @@ def test_efficientnet_lite0_top1_in_pyodide(selenium_with_models):
 
     logits = np.array(classify(selenium_with_models, f"{PYODIDE_MODELS}/{MODEL.name}",
                                f"{PYODIDE_MODELS}/chelsea.npy"), dtype=np.float32)
-    import onnxruntime
-
     expected = onnxruntime.InferenceSession(str(MODEL), providers=["CPUExecutionProvider"]).run(
         None, {"input": np.load(SAMPLES / "chelsea.npy")})[0].ravel()
     assert int(np.argmax(logits)) == EGYPTIAN_CAT

@@ -10,6 +10,8 @@
  */
 #include "pwi.h"
 
+PWI_INLINE int imax(int a, int b) { return a > b ? a : b; }
+
 /* Floats of the packed weights of one group: the layout pwi_pack_a writes */
 PWI_INLINE int packed_group_floats(int Mg, int K) { return (Mg + MR - 1) / MR * MR * K; }
 
@@ -20,6 +22,57 @@ PWI_INLINE f4 taps4(const float *p, int sw) {
     return wasm_i32x4_shuffle(load4(p), load4(p + 4), 0, 2, 4, 6);
 }
 
+/* The residual and activation of 4 outputs, in registers (the epilogue of depthwise) */
+PWI_INLINE f4 finish4(f4 v, const epi_t *e, const float *z, int n) {
+    if (z) v = fadd(v, n == 4 ? load4(z) : load_part(z, n));
+    return activate4(v, e->act, e->act_a, e->act_b);
+}
+
+/* One output row of a depthwise convolution from the padded plane: ``top`` is its first
+ * tap row, rows are ``pitch`` floats apart, and tap kx of output ox is at
+ * row[ox + off[kx]] (the plane is laid out so that stride 2 reads contiguously too).
+ * 16 outputs at a time in 4 accumulators (the taps of one output are a chain of
+ * dependent adds, and 4 chains keep the adder busy), the last group too.  The callers pass the common
+ * kernel sizes as constants, so the taps unroll into straight-line loads. */
+PWI_INLINE void depthwise_row(const float *top, int pitch, const int *off, const float *w, int KH, int KW,
+                              int DH, int OW, float *yr, float bias, const epi_t *e, const float *zr) {
+    for (int ox = 0; ox < OW; ox += 16) {
+        f4 s[4] = {splat(bias), splat(bias), splat(bias), splat(bias)};
+        for (int ky = 0; ky < KH; ky++) {
+            const float *row = top + ky * DH * pitch + ox;
+            for (int kx = 0; kx < KW; kx++) {
+                f4 wv = wasm_v128_load32_splat(w + ky * KW + kx);
+                const float *p = row + off[kx];
+                s[0] = fmadd(s[0], wv, load4(p));
+                s[1] = fmadd(s[1], wv, load4(p + 4));
+                s[2] = fmadd(s[2], wv, load4(p + 8));
+                s[3] = fmadd(s[3], wv, load4(p + 12));
+            }
+        }
+        /* the row's last group may be partial: the padded plane is wide enough to read
+         * it whole, only its outputs are stored */
+        for (int v = 0; v < 4 && ox + 4 * v < OW; v++) {
+            int n = OW - ox - 4 * v < 4 ? OW - ox - 4 * v : 4;
+            f4 out = finish4(s[v], e, zr ? zr + ox + 4 * v : 0, n);
+            if (n == 4) store4(yr + ox + 4 * v, out);
+            else store_part(yr + ox + 4 * v, out, n);
+        }
+    }
+}
+
+static void depthwise_padded(const float *pad, int pitch, const int *off, const float *w, int KH, int KW,
+                             int SH, int DH, int OH, int OW, float *y, float bias, const epi_t *e) {
+    for (int oy = 0; oy < OH; oy++) {
+        const float *top = pad + oy * SH * pitch;
+        float *yr = y + oy * OW;
+        const float *zr = e->z ? e->z + oy * e->z_rs : 0;
+        if (KH == 3 && KW == 3 && DH == 1) depthwise_row(top, pitch, off, w, 3, 3, 1, OW, yr, bias, e, zr);
+        else if (KH == 5 && KW == 5 && DH == 1) depthwise_row(top, pitch, off, w, 5, 5, 1, OW, yr, bias, e, zr);
+        else depthwise_row(top, pitch, off, w, KH, KW, DH, OW, yr, bias, e, zr);
+    }
+}
+
+/* A depthwise plane read in place: taps in the padding are skipped one by one */
 static void depthwise_plane(const float *x, int H, int W, const float *w, int KH, int KW,
                             int SH, int SW, int PT, int PL, int DH, int DW, int OH, int OW,
                             float *y, float bias, const epi_t *epi) {
@@ -47,20 +100,6 @@ static void depthwise_plane(const float *x, int H, int W, const float *w, int KH
             yr[ox] = s;
         }
         if (vector_ok) {
-            for (; ox + 8 <= OW && (ox + 7) * SW - PL + reach < W; ox += 8) {
-                f4 s0 = splat(bias), s1 = s0;
-                for (int ky = ky0; ky < ky1; ky++) {
-                    const float *row = x + (oy * SH - PT + ky * DH) * W + ox * SW - PL;
-                    const float *wr = w + ky * KW;
-                    for (int kx = 0; kx < KW; kx++) {
-                        f4 wv = wasm_v128_load32_splat(wr + kx);
-                        s0 = fmadd(s0, wv, taps4(row + kx * DW, SW));
-                        s1 = fmadd(s1, wv, taps4(row + kx * DW + 4 * SW, SW));
-                    }
-                }
-                store4(yr + ox, s0);
-                store4(yr + ox + 4, s1);
-            }
             for (; ox + 4 <= OW && (ox + 3) * SW - PL + reach < W; ox += 4) {
                 f4 s0 = splat(bias);
                 for (int ky = ky0; ky < ky1; ky++) {
@@ -87,6 +126,45 @@ static void depthwise_plane(const float *x, int H, int W, const float *w, int KH
     }
 }
 
+#define MAX_PADDED_KW 16
+
+/* Depthwise convolution of one plane.  For strides 1 and 2 the plane is first copied,
+ * zero-padded, into the workspace; with stride 2 each padded row is stored as its even
+ * columns then its odd columns, so that every tap of 4 neighbouring outputs is 4
+ * neighbouring floats.  Planes too large for the workspace are read in place. */
+static void depthwise(const float *x, int H, int W, const float *w, int KH, int KW, int SH, int SW, int PT,
+                      int PL, int DH, int DW, int OH, int OW, float *y, float bias, const epi_t *epi, float *ws) {
+    const int OW16 = (OW + 15) / 16 * 16;        /* the last group's outputs */
+    const int reach = (KW - 1) * DW;             /* of the taps, in padded columns */
+    const int Hp = imax(PT + H, (OH - 1) * SH + (KH - 1) * DH + 1);
+    int pitch = 0, half = 0;
+    if (SW == 1) pitch = imax(PL + W, OW16 + reach);
+    else if (SW == 2) {
+        half = imax((PL + W + 1) / 2, OW16 + reach / 2 + 1);
+        pitch = 2 * half;
+    }
+    if (pitch == 0 || KW > MAX_PADDED_KW || (long long)Hp * pitch > pwi_workspace_floats()) {
+        depthwise_plane(x, H, W, w, KH, KW, SH, SW, PT, PL, DH, DW, OH, OW, y, bias, epi);
+        return;
+    }
+    int off[MAX_PADDED_KW];
+    __builtin_memset(ws, 0, (unsigned)(Hp * pitch) * sizeof(float));
+    if (SW == 1) {
+        for (int i = 0; i < H; i++) __builtin_memcpy(ws + (PT + i) * pitch + PL, x + i * W, (unsigned)W * sizeof(float));
+        for (int kx = 0; kx < KW; kx++) off[kx] = kx * DW;
+    } else {
+        for (int i = 0; i < H; i++) {
+            float *row = ws + (PT + i) * pitch;
+            for (int j = 0; j < W; j++) {
+                int col = PL + j;
+                row[(col & 1) * half + (col >> 1)] = x[i * W + j];
+            }
+        }
+        for (int kx = 0; kx < KW; kx++) off[kx] = (kx * DW & 1) * half + (kx * DW >> 1);
+    }
+    depthwise_padded(ws, pitch, off, w, KH, KW, SH, DH, OH, OW, y, bias, epi);
+}
+
 /* y = act(conv(x, w) + bias + z), NCHW.
  *   x: N x C x H x W; w: M x C/group x KH x KW, or per group packed by pwi_pack_a
  *   (w_packed; groups one after the other); y and z (may be NULL): N x M x OH x OW.
@@ -105,8 +183,8 @@ PWI_EXPORT void pwi_conv2d(const float *x, int N, int C, int H, int W,
                 epi_t epi = {.alpha = 1.0f, .beta = 1.0f, .bias_mode = BIAS_NONE,
                              .z = z ? z + plane * P : 0, .z_rs = OW, .z_cs = 1,
                              .act = act, .act_a = act_a, .act_b = act_b};
-                depthwise_plane(x + (n * C + m / Mg) * H * W, H, W, w + m * KH * KW, KH, KW, SH, SW, PT, PL,
-                                DH, DW, OH, OW, y + plane * P, bias ? bias[m] : 0.0f, &epi);
+                depthwise(x + (n * C + m / Mg) * H * W, H, W, w + m * KH * KW, KH, KW, SH, SW, PT, PL, DH, DW,
+                          OH, OW, y + plane * P, bias ? bias[m] : 0.0f, &epi, ws);
             }
         return;
     }

@@ -115,9 +115,41 @@ static void pack_b_im2col(const bsrc_t *b, int k0, int kc, int j0, int cols, flo
 
 /* ---- micro-kernel ---------------------------------------------------------------------- */
 
-/* c[0..3][0..7] (row stride ldc) = (accumulate ? c : 0) + a-panel x b-panel over kc */
-static void micro_4x8(int kc, const float *restrict a, const float *restrict b, float *restrict c, int ldc,
-                      int accumulate) {
+/* The epilogue of one row of a full tile, in registers: columns j..j+7 of row i */
+PWI_INLINE void finish_row(f4 *v0, f4 *v1, const epi_t *e, int i, int j) {
+    if (e->alpha != 1.0f) {
+        *v0 = fmul(*v0, splat(e->alpha));
+        *v1 = fmul(*v1, splat(e->alpha));
+    }
+    if (e->bias_mode == BIAS_ROW) {
+        f4 bv = splat(e->bias[i]);
+        *v0 = fadd(*v0, bv);
+        *v1 = fadd(*v1, bv);
+    } else if (e->bias_mode == BIAS_COL) {
+        *v0 = fadd(*v0, load4(e->bias + j));
+        *v1 = fadd(*v1, load4(e->bias + j + 4));
+    }
+    if (e->z) {
+        const float *z = e->z + i * e->z_rs;
+        f4 z0 = e->z_cs ? load4(z + j) : splat(z[0]);
+        f4 z1 = e->z_cs ? load4(z + j + 4) : z0;
+        if (e->beta != 1.0f) {
+            z0 = fmul(z0, splat(e->beta));
+            z1 = fmul(z1, splat(e->beta));
+        }
+        *v0 = fadd(*v0, z0);
+        *v1 = fadd(*v1, z1);
+    }
+    if (e->act != ACT_NONE) {
+        *v0 = activate4(*v0, e->act, e->act_a, e->act_b);
+        *v1 = activate4(*v1, e->act, e->act_a, e->act_b);
+    }
+}
+
+/* c[0..3][0..7] (row stride ldc) = (accumulate ? c : 0) + a-panel x b-panel over kc, then,
+ * when ``e`` is given (the last depth block), its epilogue for rows i.., columns j.. */
+PWI_INLINE void micro_4x8(int kc, const float *restrict a, const float *restrict b, float *restrict c, int ldc,
+                          int accumulate, const epi_t *e, int i, int j) {
     f4 c00 = splat(0.0f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
     for (int k = 0; k < kc; k++) {
         f4 b0 = load4(b), b1 = load4(b + 4);
@@ -142,6 +174,12 @@ static void micro_4x8(int kc, const float *restrict a, const float *restrict b, 
         c10 = fadd(c10, load4(r1)); c11 = fadd(c11, load4(r1 + 4));
         c20 = fadd(c20, load4(r2)); c21 = fadd(c21, load4(r2 + 4));
         c30 = fadd(c30, load4(r3)); c31 = fadd(c31, load4(r3 + 4));
+    }
+    if (e) {
+        finish_row(&c00, &c01, e, i, j);
+        finish_row(&c10, &c11, e, i + 1, j);
+        finish_row(&c20, &c21, e, i + 2, j);
+        finish_row(&c30, &c31, e, i + 3, j);
     }
     store4(r0, c00); store4(r0 + 4, c01);
     store4(r1, c10); store4(r1 + 4, c11);
@@ -181,22 +219,28 @@ static void gemv(int N, int K, const float *a, int a_cs, const bsrc_t *b, float 
     if (b->kind == B_PACKED) { /* each 8-column panel is K x 8 contiguous */
         for (int q = 0; q * NR < N; q++) {
             const float *p = b->p + q * K * NR;
-            f4 s0 = splat(0.0f), s1 = s0, s2 = s0, s3 = s0;
+            /* four depths at a time: eight independent sums hide the adder's latency */
+            f4 s0 = splat(0.0f), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
             int k = 0;
-            for (; k + 2 <= K; k += 2, p += 2 * NR) {
+            for (; k + 4 <= K; k += 4, p += 4 * NR) {
                 f4 x0 = splat(a[k * a_cs]), x1 = splat(a[(k + 1) * a_cs]);
+                f4 x2 = splat(a[(k + 2) * a_cs]), x3 = splat(a[(k + 3) * a_cs]);
                 s0 = fmadd(s0, x0, load4(p));
                 s1 = fmadd(s1, x0, load4(p + 4));
                 s2 = fmadd(s2, x1, load4(p + 8));
                 s3 = fmadd(s3, x1, load4(p + 12));
+                s4 = fmadd(s4, x2, load4(p + 16));
+                s5 = fmadd(s5, x2, load4(p + 20));
+                s6 = fmadd(s6, x3, load4(p + 24));
+                s7 = fmadd(s7, x3, load4(p + 28));
             }
-            if (k < K) {
+            for (; k < K; k++, p += NR) {
                 f4 x0 = splat(a[k * a_cs]);
                 s0 = fmadd(s0, x0, load4(p));
                 s1 = fmadd(s1, x0, load4(p + 4));
             }
-            s0 = fadd(s0, s2);
-            s1 = fadd(s1, s3);
+            s0 = fadd(fadd(s0, s2), fadd(s4, s6));
+            s1 = fadd(fadd(s1, s3), fadd(s5, s7));
             int n = imin(NR, N - q * NR);
             float *y = c + q * NR;
             if (n == NR) {
@@ -285,14 +329,14 @@ void pwi_gemm_core(int M, int N, int K, const float *a, int a_rs, int a_cs, int 
                         const float *apanel = ap + (ir / MR) * a_stride;
                         float *ct = c + (ic + ir) * ldc + jc + jr;
                         if (mr == MR && nr == NR) {
-                            micro_4x8(kc, apanel, bpanel, ct, ldc, !first);
+                            micro_4x8(kc, apanel, bpanel, ct, ldc, !first, last ? epi : 0, ic + ir, jc + jr);
                         } else { /* an edge tile: full tile in scratch, valid part out */
-                            micro_4x8(kc, apanel, bpanel, tile, NR, 0);
+                            micro_4x8(kc, apanel, bpanel, tile, NR, 0, 0, 0, 0);
                             for (int r = 0; r < mr; r++)
                                 for (int q = 0; q < nr; q++)
                                     ct[r * ldc + q] = first ? tile[r * NR + q] : ct[r * ldc + q] + tile[r * NR + q];
+                            if (last) pwi_epilogue_block(c, ldc, ic + ir, jc + jr, mr, nr, epi);
                         }
-                        if (last) pwi_epilogue_block(c, ldc, ic + ir, jc + jr, mr, nr, epi);
                     }
                 }
             }

@@ -302,6 +302,8 @@ enum { BIAS_NONE = 0, BIAS_ROW = 1, BIAS_COL = 2 };
 void pwi_gemm_core(int M, int N, int K, const float *a, int a_rs, int a_cs, int a_packed,
                    const bsrc_t *b, float *c, int ldc, const epi_t *epi, float *ws);
 
+PWI_EXPORT int pwi_workspace_floats(void);
+
 /* A (M x K, element (i, k) at a[i*rs + k*cs]) into the packed layout of all K */
 PWI_EXPORT void pwi_pack_a(int M, int K, const float *a, int rs, int cs, float *dst);
 

@@ -475,7 +475,7 @@ def fused_conv(ctx, inputs, attrs):
 
 # ---- pooling ----------------------------------------------------------------------------
 
-def _pool(ctx, inputs, attrs, op_type, average):
+def _pool(inputs, attrs, op_type, average):
     x = inputs[0]
     if not _floats(x) or x.ndim not in (3, 4):
         return None
@@ -497,7 +497,7 @@ def _pool(ctx, inputs, attrs, op_type, average):
 
 @_wasm("MaxPool", since=1)
 def max_pool(ctx, inputs, attrs):
-    y = None if ctx.num_outputs > 1 and ctx.wants(1) else _pool(ctx, inputs, attrs, "MaxPool", False)
+    y = None if ctx.num_outputs > 1 and ctx.wants(1) else _pool(inputs, attrs, "MaxPool", False)
     if y is None:  # other types, 3-D, or the indices output
         return _reference("MaxPool", ctx, inputs, attrs)
     return (y, None) if ctx.num_outputs > 1 else y
@@ -505,7 +505,7 @@ def max_pool(ctx, inputs, attrs):
 
 @_wasm("AveragePool", since=1)
 def average_pool(ctx, inputs, attrs):
-    y = _pool(ctx, inputs, attrs, "AveragePool", True)
+    y = _pool(inputs, attrs, "AveragePool", True)
     return _reference("AveragePool", ctx, inputs, attrs) if y is None else y
 
 

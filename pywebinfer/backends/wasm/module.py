@@ -22,6 +22,7 @@ import bisect
 import ctypes
 import os
 import sys
+import threading
 import weakref
 
 import numpy as np
@@ -314,6 +315,10 @@ class _WasmtimeLibrary(KernelLibrary):
             if init in self._exports:
                 self._exports[init](self.store)
         self.heap = _Heap(stack_top, pages * self.PAGE)
+        # a finalizer may run inside an allocation (the garbage collector starts
+        # anywhere): it only queues the address, and the next allocation frees it
+        self._released: list[int] = []
+        self._lock = threading.RLock()  # one store, one heap: one call at a time
         self._view = None
         super().__init__(data)
 
@@ -327,7 +332,18 @@ class _WasmtimeLibrary(KernelLibrary):
             self._view = np.ctypeslib.as_array((ctypes.c_uint8 * size).from_address(pointer))
         return self._view
 
+    def _free_released(self) -> None:
+        while self._released:
+            self.heap.free(self._released.pop())
+
+    def in_use(self) -> int:
+        """Bytes of the heap allocated now (resident buffers and the workspace)."""
+        with self._lock:
+            self._free_released()
+            return sum(self.heap.used.values())
+
     def _alloc(self, nbytes: int) -> int:
+        self._free_released()
         address = self.heap.alloc(nbytes)
         if address is None:
             grow = -(-max(nbytes + ALIGN, self.heap.end // 2) // self.PAGE)
@@ -341,15 +357,17 @@ class _WasmtimeLibrary(KernelLibrary):
             self._bytes()[address:address + array.nbytes] = array.reshape(-1).view(np.uint8)
 
     def empty(self, nbytes: int) -> Resident:
-        address = self._alloc(nbytes)
+        with self._lock:
+            address = self._alloc(nbytes)
         resident = Resident(address, nbytes)
-        weakref.finalize(resident, self.heap.free, address)
+        weakref.finalize(resident, self._released.append, address)
         return resident
 
     def resident(self, array: np.ndarray) -> Resident:
         array = np.ascontiguousarray(array)
         resident = self.empty(array.nbytes)
-        self._write(resident.address, array)
+        with self._lock:
+            self._write(resident.address, array)
         return resident
 
     def read(self, resident: Resident, dtype, shape) -> np.ndarray:
@@ -362,7 +380,10 @@ class _WasmtimeLibrary(KernelLibrary):
 
     def call(self, name: str, *args):
         self._signature(name)
-        fn = self._exports[name]
+        with self._lock:
+            return self._call(self._exports[name], name, args)
+
+    def _call(self, fn, name: str, args):
         temporaries, outputs, converted = [], [], []
         try:
             for arg in args:

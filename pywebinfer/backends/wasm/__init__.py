@@ -10,8 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import dtypes
+
 from . import kernels  # noqa: F401  (registers the wasm kernels)
 from .module import WasmUnavailableError, library
+
+
+# ops whose non-first inputs are integer parameters (axes, shapes), not data
+_INDEX_INPUTS = {"Reshape", "Squeeze", "Unsqueeze", "ReduceSum", "ReduceMean", "ReduceMax",
+                 "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
+                 "ReduceLogSumExp", "ReduceSumSquare", "Clip"}
 
 
 class WasmBackend:
@@ -20,6 +28,20 @@ class WasmBackend:
 
     def __init__(self):
         self.library = library()  # loads the module now, so a missing one fails at load
+
+    def unsupported(self, node, graph) -> str | None:
+        """Why the kernels cannot take this node, so that placement sends it to the next
+        provider and says so (they handle float32; other types would only reach numpy
+        inside the kernel, out of the user's sight)."""
+        for name in list(node.inputs) + list(node.outputs):
+            vtype = graph.value_type(name) if name else None
+            if vtype is not None and vtype.kind == "tensor" and vtype.elem_type not in (0, dtypes.FLOAT):
+                if node.op_type in _INDEX_INPUTS and name in node.inputs[1:]:
+                    continue  # integer shapes/axes inputs are fine
+                return f"its kernels take float32, {name!r} is {dtypes.name(vtype.elem_type)}"
+        if node.op_type == "MaxPool" and len([o for o in node.outputs if o]) > 1:
+            return "MaxPool's Indices output is computed by the reference kernel only"
+        return None
 
     def run(self, entry, ctx, inputs, attrs):
         out = entry.fn(ctx, inputs, attrs)

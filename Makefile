@@ -15,7 +15,7 @@ RUNTIMES ?= chrome,node
 BROWSER_TESTS = $(PY) -m pytest tests/browser --runtime "$(RUNTIMES)" --dist-dir $(PYODIDE_DIST)
 export PYWEBINFER_MODELS := $(abspath $(MODELS))
 
-.PHONY: setup apt models wasm dist demo serve test test-browser conformance docs clean
+.PHONY: setup apt models wasm dist demo serve test test-browser conformance docs bench clean
 
 # ---- setup ------------------------------------------------------------------------
 # Debian packages (apt-packages.txt), the venv (requirements-*.txt), npm packages
@@ -86,6 +86,12 @@ test-browser: dist models
 conformance: setup wasm
 	@test -f tests/conformance/generated/cases.json || $(PY) tests/conformance/generate.py
 	$(PY) tests/conformance/run.py --backend $(BACKEND)
+
+# ---- benchmarks: pywebinfer vs onnxruntime-web and TensorFlow.js, one browser run ----
+# bench/results/latest.{json,md,png} and a dated copy; one workload alone:
+# make bench BENCH_ARGS="--only minilm_1x128"   (bench/run.py --help lists the options)
+bench: dist models
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 # ---- docs: the op support table is generated from the registry, never hand-edited ----
 docs: setup

@@ -3,11 +3,33 @@
 Load -> optimize (passes) -> place each node on a backend -> plan value lifetimes ->
 run.  Everything that can be wrong with a model (a bad file, an op with no kernel on the
 requested providers) is found in the constructor, before the first run.
+
+Host backends (numpy, wasm) hold values as numpy arrays and run in ``run()``.  Device
+backends (``backend.device`` is True: webgpu, webgl) hold values in their own memory
+and run only through ``run_async()``, because reading GPU memory back in the browser
+needs an event-loop turn.  Besides ``run(entry, ctx, inputs, attrs)`` and ``close()`` a
+device backend has these hooks, which the session calls in this order:
+
+    unsupported(node, graph) -> str | None   at load: why it cannot run this node (e.g. an
+                                             element type it lacks), None if it can
+    bind_plan(memory_plan, graph)            at load: the core's memory plan of the graph
+    begin_run()                              a run starts (one command stream per run)
+    upload(array, constant) -> tensor        a host value that a node on it reads; a
+                                             constant (a weight) stays resident
+    async download(tensors) -> [arrays]      values a host node or the caller reads
+    release(tensor)                          the run no longer needs this tensor
+    async end_run()                          the run ends (submit pending work, timings)
+    memory() -> dict, profile() -> dict      live buffers and bytes; compile and GPU times
+
+The session moves values between backends (a backend never imports another): a host
+value read by a device node is uploaded once per run, a device value read by a host node
+is downloaded once, and every device value is released at its last reader.
 """
 from __future__ import annotations
 
 import collections
 import enum
+import statistics
 import time
 
 import numpy as np
@@ -34,6 +56,12 @@ class SessionOptions:
         self.graph_optimization_level = GraphOptimizationLevel.ORT_ENABLE_ALL
         self.enable_mem_pattern = True  # free each intermediate after its last use
         self.log_severity_level = 2
+        # per-node device times (timestamp queries where the adapter has them): profile()
+        self.enable_profiling = False
+        # where run_async leaves outputs: "cpu" (numpy arrays) or "gpu-buffer" (device
+        # tensors, to feed a next model without a round trip), or a dict name -> either,
+        # like onnxruntime-web's preferredOutputLocation
+        self.preferred_output_location: str | dict = "cpu"
 
 
 class NodeArg:
@@ -77,25 +105,47 @@ class InferenceSession:
         self._registry = load_all_kernels()
         self._providers = _normalize_providers(providers, provider_options)
         self._backends = {name: backend_registry.create(name, opts) for name, opts in self._providers}
-        self.model: Model = model if isinstance(model, Model) else load_model(model)
-        _check_opsets(self.model.opsets)
-        graph = self.model.graph
-        graph.topological_sort()
-        _check_defined(graph, set())
-        self._original_inputs = [v for v in graph.inputs if v.name not in graph.input_defaults]
-        self._original_outputs = list(graph.outputs)
-        from .passes import optimize
+        self._run_seconds: list[float] = []
+        try:
+            self.model: Model = model if isinstance(model, Model) else load_model(model)
+            _check_opsets(self.model.opsets)
+            graph = self.model.graph
+            graph.topological_sort()
+            _check_defined(graph, set())
+            self._original_inputs = [v for v in graph.inputs if v.name not in graph.input_defaults]
+            self._original_outputs = list(graph.outputs)
+            from .passes import optimize
+            from .passes._util import infer_shapes_quietly
 
-        self.graph: Graph = optimize(graph, int(self._options.graph_optimization_level))
-        self._plans: dict[int, list[_Step]] = {}
-        missing: list[dict] = []
-        self._compile(self.graph, missing, top=True)
-        if missing:
-            raise UnsupportedOpError(missing, [p for p, _ in self._providers])
-        from .passes.memory_plan import plan_memory
+            self.graph: Graph = optimize(graph, int(self._options.graph_optimization_level))
+            if self._device_backends():
+                infer_shapes_quietly(self.graph)  # element types, for backend.unsupported()
+            self._plans: dict[int, list[_Step]] = {}
+            missing: list[dict] = []
+            self._compile(self.graph, missing, top=True)
+            if missing:
+                raise UnsupportedOpError(missing, [p for p, _ in self._providers])
+            from .passes.memory_plan import plan_memory
 
-        self.memory_plan = plan_memory(self.graph)
+            self.memory_plan = plan_memory(self.graph)
+            for b in self._device_backends():
+                b.bind_plan(self.memory_plan, self.graph)
+                b.profiling = bool(getattr(self._options, "enable_profiling", False))
+        except BaseException:
+            for b in self._backends.values():  # a failed load leaves no GPU memory behind
+                b.close()
+            raise
         self.load_seconds = time.perf_counter() - t0
+
+    @classmethod
+    async def create_async(cls, model, sess_options: SessionOptions | None = None,
+                           providers=None, provider_options=None, **kwargs) -> "InferenceSession":
+        """Like the constructor, after awaiting what the providers need first (a WebGPU
+        device is requested asynchronously in the browser), like onnxruntime-web's
+        ``InferenceSession.create``."""
+        names = [name for name, _ in _normalize_providers(providers, provider_options)]
+        await backend_registry.prepare_async(names)
+        return cls(model, sess_options, providers, provider_options, **kwargs)
 
     # ---- onnxruntime API ----------------------------------------------------------
 
@@ -126,30 +176,51 @@ class InferenceSession:
                 "use `await session.run_async(...)`")
         names = self._output_names(output_names)
         feeds = self._validate_feeds(input_feed)
+        t0 = time.perf_counter()
         env = self._execute(self.graph, feeds, None, keep=set(names))
-        return [_to_numpy(env[n]) for n in names]
+        out = [_to_numpy(env[n]) for n in names]
+        self._run_seconds.append(time.perf_counter() - t0)
+        return out
 
     async def run_async(self, output_names, input_feed: dict, run_options=None) -> list:
-        """Like run(); GPU backends in the browser need an event loop turn to read back."""
+        """Like run(), for every provider; device backends (webgpu, webgl) need it in
+        the browser, where reading GPU memory back takes an event-loop turn.  Outputs
+        are numpy arrays, or device tensors where preferred_output_location says
+        "gpu-buffer" (call ``tensor.dispose()`` when done; close() frees them too)."""
         self._check_open()
         names = self._output_names(output_names)
         feeds = self._validate_feeds(input_feed)
-        env = self._execute(self.graph, feeds, None, keep=set(names))
-        out = []
-        for n in names:
-            v = env[n]
-            backend = getattr(v, "backend", None)
-            out.append(await backend.read_async(v) if backend is not None else _to_numpy(v))
+        t0 = time.perf_counter()
+        out = await self._execute_async(feeds, names)
+        self._run_seconds.append(time.perf_counter() - t0)
         return out
 
     def close(self) -> None:
-        """Release everything the session holds (GPU buffers, textures, wasm memory)."""
+        """Release everything the session holds (GPU buffers, textures, wasm memory);
+        the device itself stays usable by other and later sessions."""
         if self._closed:
             return
         for b in self._backends.values():
             b.close()
         self._plans.clear()
         self._closed = True
+
+    def memory(self) -> dict:
+        """Live device memory per device backend: {backend: {"buffers": n, "bytes": n, ...}}."""
+        return {b.name: b.memory() for b in self._device_backends()}
+
+    def profile(self) -> dict:
+        """Run times (the first run apart: it compiles the GPU pipelines) and, per device
+        backend, pipelines compiled and per-node device times of the last profiled run
+        (SessionOptions.enable_profiling)."""
+        times = [t * 1000 for t in self._run_seconds]
+        return {
+            "runs": len(times),
+            "load_ms": round(self.load_seconds * 1000, 3),
+            "first_run_ms": round(times[0], 3) if times else None,
+            "steady_run_ms": round(statistics.median(times[1:]), 3) if len(times) > 1 else None,
+            "backends": {b.name: b.profile() for b in self._device_backends()},
+        }
 
     def __enter__(self):
         return self
@@ -202,8 +273,15 @@ class InferenceSession:
             out.setdefault(name, default)
         return out
 
+    def _device_backends(self) -> list:
+        return [b for b in self._backends.values() if getattr(b, "device", False)]
+
     def _compile(self, graph: Graph, missing: list, top: bool = False) -> None:
-        """Place every node (subgraphs too) and work out when each value dies."""
+        """Place every node (subgraphs too) and work out when each value dies.
+
+        A node goes to the first provider with a kernel for it that does not decline
+        it (a device backend declines, e.g., element types it cannot hold).  Nodes of
+        subgraphs run through the synchronous executor, so only on host backends."""
         steps = []
         keep = {v.name for v in graph.outputs}
         last_use: dict[str, int] = {}
@@ -220,14 +298,23 @@ class InferenceSession:
         for i, node in enumerate(graph.nodes):
             opset = graph.opset(node.domain)
             placed = None
+            declined = []
             for pname, _ in self._providers:
+                backend = self._backends[pname]
+                if not top and getattr(backend, "device", False):
+                    continue
                 entry = self._registry.lookup(node.op_type, node.domain, opset, pname)
-                if entry is not None:
-                    placed = (self._backends[pname], entry)
-                    break
+                if entry is None:
+                    continue
+                why = backend.unsupported(node, graph) if hasattr(backend, "unsupported") else None
+                if why:
+                    declined.append(f"{pname}: {why}")
+                    continue
+                placed = (backend, entry)
+                break
             if placed is None:
                 missing.append({"op_type": node.op_type, "domain": node.domain, "opset": opset,
-                                "node": node.name})
+                                "node": node.name, "declined": declined})
             for g in node.subgraphs():
                 self._compile(g, missing)
             if placed is None:
@@ -275,11 +362,115 @@ class InferenceSession:
                     env.pop(name, None)
         return env
 
+    async def _execute_async(self, feeds: dict, names: list[str]) -> list:
+        """The main graph with device backends: values move between backends where a
+        node reads a value held elsewhere, and die (device memory released) at their
+        last reader, so a run's device memory is the same from one run to the next."""
+        graph = self.graph
+        devices = self._device_backends()
+        env: dict = dict(graph.initializers)
+        env.update(feeds)
+        moved: dict[tuple[str, str], object] = {}  # (value, backend name) -> its copy there
+        keep = set(names)
+        for b in devices:
+            b.begin_run()
+        try:
+            for step in self._plans[id(graph)]:
+                node = step.node
+                inputs = []
+                for n in node.inputs:
+                    if not n:
+                        inputs.append(None)
+                    elif n not in env:
+                        raise RuntimeError(f"node {node.name!r} ({node.op_type}) reads {n!r}, "
+                                           "which no earlier node produced")
+                    else:
+                        inputs.append(await self._value_on(step.backend, n, env, moved))
+                ctx = step.ctx
+                ctx.outer_scope = env
+                try:
+                    outs = step.backend.run(step.entry, ctx, inputs, node.attrs)
+                except Exception as e:
+                    _annotate(e, node)
+                    raise
+                for name, value in zip(node.outputs, outs):
+                    if name:
+                        env[name] = value
+                for name in step.free_after:
+                    if name not in keep:
+                        self._release(name, env, moved)
+            out = await self._fetch_outputs(names, env, moved)
+        finally:
+            # what is left (outputs read back, unrequested outputs, optional outputs no
+            # node reads) is released now, not left to the garbage collector
+            for name in list(env):
+                self._release(name, env, moved)
+            for value in moved.values():
+                _release_value(value)
+            for b in devices:
+                await b.end_run()
+        return out
+
+    async def _value_on(self, backend, name: str, env: dict, moved: dict):
+        """``env[name]`` where ``backend`` can read it: uploaded or downloaded once per run."""
+        value = env[name]
+        home = getattr(value, "backend", None)
+        wants_device = getattr(backend, "device", False)
+        if home is backend or (home is None and not wants_device):
+            return value
+        key = (name, backend.name)
+        if key not in moved:
+            host = (await home.download([value]))[0] if home is not None else value
+            if wants_device:
+                # weights (and unchanged overridable defaults) stay resident between runs
+                graph = self.graph
+                constant = value is graph.initializers.get(name, graph.input_defaults.get(name))
+                moved[key] = backend.upload(host, constant=constant)
+            else:
+                moved[key] = host
+        return moved[key]
+
+    def _release(self, name: str, env: dict, moved: dict) -> None:
+        _release_value(env.pop(name, None))
+        for b in self._backends.values():
+            _release_value(moved.pop((name, b.name), None))
+
+    async def _fetch_outputs(self, names: list[str], env: dict, moved: dict) -> list:
+        """Outputs where the caller wants them; device outputs read back together, one
+        readback per output, after one submission of the run's work."""
+        location = self._options.preferred_output_location
+        out: dict[str, object] = {}
+        to_read: dict[object, list[str]] = {}
+        for n in names:
+            value = env[n]
+            home = getattr(value, "backend", None)
+            where = location.get(n, "cpu") if isinstance(location, dict) else location
+            if where not in ("cpu", "gpu-buffer"):
+                raise ValueError(f"preferred_output_location for {n!r} is {where!r}; "
+                                 "use 'cpu' or 'gpu-buffer'")
+            if home is None:
+                out[n] = _to_numpy(value)
+            elif where == "gpu-buffer":
+                out[n] = home.keep(value)
+                env.pop(n)
+            else:
+                to_read.setdefault(home, []).append(n)
+        for home, group in to_read.items():
+            arrays = await home.download([env[n] for n in group])
+            out.update(zip(group, arrays))
+        return [out[n] for n in names]
+
 
 def _annotate(e: Exception, node: Node) -> None:
     note = f"while running node {node.name!r} ({node.op_type})"
     if hasattr(e, "add_note") and note not in getattr(e, "__notes__", ()):
         e.add_note(note)
+
+
+def _release_value(value) -> None:
+    backend = getattr(value, "backend", None)
+    if backend is not None:
+        backend.release(value)
 
 
 def _to_numpy(v):
@@ -299,7 +490,9 @@ def _check_feed(name: str, value, vtype: ValueType | None, symbols: dict):
         return value  # sequences / optionals are passed as given
     if isinstance(value, (list, tuple)) or np.isscalar(value):
         value = np.asarray(value)
-    if not isinstance(value, np.ndarray):
+    # a device tensor (an earlier run's output kept on the GPU) has dtype and shape too
+    on_device = getattr(value, "backend", None) is not None
+    if not isinstance(value, np.ndarray) and not on_device:
         raise ValueError(f"input {name!r}: expected a numpy array ({_describe(vtype)}), "
                          f"got {type(value).__name__}")
     if vtype.elem_type:

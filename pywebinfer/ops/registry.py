@@ -141,6 +141,11 @@ def kernel(
 def load_all_kernels() -> OpRegistry:
     """Import every module that registers kernels (idempotent) and return the registry."""
     from . import _catalog  # noqa: F401  (imports the op family modules)
+    from ..backends import PROVIDERS, load_backend_kernels
 
+    # every backend's claims are known everywhere (support table, inspect, placement
+    # errors), even where its runtime (a GPU, a browser) is absent
+    for name in PROVIDERS:
+        load_backend_kernels(name)
     return REGISTRY
 

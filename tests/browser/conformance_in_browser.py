@@ -177,7 +177,6 @@ import runner  # tests/conformance/runner.py: compare() and the tolerances
 import pywebinfer
 from pywebinfer.onnx.importer import load_value
 
-BACKEND = {backend!r}
 ROOT = "/home/pyodide/bundle/cases"
 runner.GENERATED = ROOT
 
@@ -187,22 +186,22 @@ async def run_node_case(name):
     sess = await pywebinfer.InferenceSession.create_async(os.path.join(case_dir, "model.onnx"),
                                                          providers=[BACKEND])
     graph = sess.model.graph
-    in_types = {{v.name: v.type for v in graph.inputs}}
-    in_types.update({{n: graph.value_type(n) for n in graph.initializers}})
+    in_types = {v.name: v.type for v in graph.inputs}
+    in_types.update({n: graph.value_type(n) for n in graph.initializers})
     try:
         for ds in sorted(d for d in os.listdir(case_dir) if d.startswith("test_data_set_")):
             files = os.listdir(os.path.join(case_dir, ds))
             n_in = sum(f.startswith("input_") for f in files)
             n_out = sum(f.startswith("output_") for f in files)
             names = [v.name for v in sess.graph.inputs][:n_in]
-            feeds = {{n: load_value(os.path.join(case_dir, ds, f"input_{{j}}.pb"), in_types.get(n))
-                     for j, n in enumerate(names)}}
+            feeds = {n: load_value(os.path.join(case_dir, ds, f"input_{j}.pb"), in_types.get(n))
+                     for j, n in enumerate(names)}
             outputs = await sess.run_async(None, feeds)
             for j in range(n_out):
                 vtype = graph.outputs[j].type
-                expected = load_value(os.path.join(case_dir, ds, f"output_{{j}}.pb"), vtype)
+                expected = load_value(os.path.join(case_dir, ds, f"output_{j}.pb"), vtype)
                 rtol, atol = runner._tolerance(CASES[name], BACKEND, getattr(expected, "dtype", None))
-                msg = runner.compare(expected, outputs[j], rtol, atol, f"output {{j}} ({{graph.outputs[j].name}})")
+                msg = runner.compare(expected, outputs[j], rtol, atol, f"output {j} ({graph.outputs[j].name})")
                 if msg:
                     return msg
     finally:
@@ -210,8 +209,9 @@ async def run_node_case(name):
     return None
 
 
-CASES = {{c["name"]: c for c in json.load(open(os.path.join(ROOT, "cases.json")))}}
-results = {{}}
+CASES = {c["name"]: c for c in json.load(open(os.path.join(ROOT, "cases.json")))}
+results = {}
+declined = {}  # skipped cases: why the backend declined their nodes at load
 t0 = time.perf_counter()
 for i, name in enumerate(CASES):
     t = time.perf_counter()
@@ -219,13 +219,15 @@ for i, name in enumerate(CASES):
         msg = await run_node_case(name)
     except pywebinfer.UnsupportedOpError as e:
         msg = runner.SKIP
+        declined[name] = sorted({f"{m['op_type']}: {'; '.join(m.get('declined') or ['no kernel'])}"
+                                 for m in e.missing})
     except Exception as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        msg = f"{{type(e).__name__}}: {{first}}"[:300]
+        msg = f"{type(e).__name__}: {first}"[:300]
     results[name] = [msg, round(time.perf_counter() - t, 4)]
-    if {verbose} or (msg is not None and msg != runner.SKIP):
-        print(f"[{{i + 1}}/{{len(CASES)}}] {{name}}: {{msg or 'pass'}}")
-json.dumps(results)
+    if VERBOSE or (msg is not None and msg != runner.SKIP):
+        print(f"[{i + 1}/{len(CASES)}] {name}: {msg or 'pass'}")
+json.dumps({"results": results, "declined": declined})
 """
 
 
@@ -266,9 +268,10 @@ def main(argv=None) -> int:
             if path.is_file():
                 extra[f"cases/{case['name']}/{path.relative_to(case_dir).as_posix()}"] = path
     t0 = time.perf_counter()
-    code = IN_PAGE.format(backend=args.backend, verbose=args.verbose)
-    answer = json.loads(run_in_chromium(code, bundle_zip(extra), timeout=args.timeout,
-                                        echo=lambda s: print(s, flush=True)))
+    code = f"BACKEND = {args.backend!r}\nVERBOSE = {bool(args.verbose)!r}\n" + IN_PAGE
+    page = json.loads(run_in_chromium(code, bundle_zip(extra), timeout=args.timeout,
+                                      echo=lambda s: print(s, flush=True)))
+    answer = page["results"]
     expected = runner.load_expected_failures(args.backend)
     results = []
     for case in run + skipped:
@@ -280,6 +283,14 @@ def main(argv=None) -> int:
         if status == "pass" and reason:
             print(f"XPASS {case['name']}: listed as an expected failure ({reason}) but passed")
     summary = runner.summarize(results, args.backend, time.perf_counter() - t0)
+    reasons: dict[str, int] = {}
+    for why in page["declined"].values():
+        for line in why:
+            reasons[line] = reasons.get(line, 0) + 1
+    if reasons:
+        print(f"{len(page['declined'])} case(s) of claimed op types skipped, declined at load:")
+        for line, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            print(f"  {count:4d}  {line}")
     table = CONFORMANCE / "results" / f"{args.backend}.md"
     runner.write_table(results, summary, str(table))
     if summary["unexpected_failures"]:

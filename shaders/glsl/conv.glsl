@@ -1,0 +1,112 @@
+// uses: activations.glsl
+// Y = act(Conv(X, W) + B + Z) in NCHW (1-D convolutions come as H = 1).  Output element
+// (n, m, oy, ox) sums W[m, c, ky, kx] * X[n, g * c_in + c, iy, ix] over its group g's
+// c_in channels, with iy = oy * stride_h - pad_h + ky * dil_h (ix likewise).
+// MODE 0: each of a texel's four outputs alone; 1: four neighbours along a row (the
+// output width a multiple of 4) share each weight; 2: a pointwise (1x1, stride 1, no
+// pad, one group) convolution over H*W a multiple of 4, a matrix product reading texels
+// of X along H*W (and of W along C when C4 is 1).
+
+float bias(int m) {
+#if {{HAS_B}}
+  return B_at(m);
+#else
+  return 0.0;
+#endif
+}
+
+float conv1(int n, int m, int oy, int ox) {
+  int c_in = u_c_in();
+  int g = m / u_m_group();
+  int kh = u_k_h();
+  int kw = u_k_w();
+  float acc = 0.0;
+  for (int c = 0; c < c_in; c++) {
+    int plane = (n * u_channels() + g * c_in + c) * u_in_h();
+    int w_base = (m * c_in + c) * kh * kw;
+    for (int ky = 0; ky < kh; ky++) {
+      int iy = oy * u_stride_h() - u_pad_h() + ky * u_dil_h();
+      if (iy < 0 || iy >= u_in_h()) continue;
+      int row = (plane + iy) * u_in_w();
+      for (int kx = 0; kx < kw; kx++) {
+        int ix = ox * u_stride_w() - u_pad_w() + kx * u_dil_w();
+        if (ix < 0 || ix >= u_in_w()) continue;
+        acc += W_at(w_base + ky * kw + kx) * X_at(row + ix);
+      }
+    }
+  }
+  return acc;
+}
+
+vec4 conv4(int n, int m, int oy, int ox) {
+  int c_in = u_c_in();
+  int g = m / u_m_group();
+  int kh = u_k_h();
+  int kw = u_k_w();
+  int in_w = u_in_w();
+  ivec4 x0 = (ivec4(ox) + ivec4(0, 1, 2, 3)) * u_stride_w() - u_pad_w();
+  vec4 acc = vec4(0.0);
+  for (int c = 0; c < c_in; c++) {
+    int plane = (n * u_channels() + g * c_in + c) * u_in_h();
+    int w_base = (m * c_in + c) * kh * kw;
+    for (int ky = 0; ky < kh; ky++) {
+      int iy = oy * u_stride_h() - u_pad_h() + ky * u_dil_h();
+      if (iy < 0 || iy >= u_in_h()) continue;
+      int row = (plane + iy) * in_w;
+      for (int kx = 0; kx < kw; kx++) {
+        ivec4 ix = x0 + kx * u_dil_w();
+        bvec4 inside = bvec4(vec4(greaterThanEqual(ix, ivec4(0))) * vec4(lessThan(ix, ivec4(in_w))));
+        ivec4 at = row + clamp(ix, 0, in_w - 1);
+        vec4 x = mix(vec4(0.0), vec4(X_at(at.x), X_at(at.y), X_at(at.z), X_at(at.w)), inside);
+        acc += W_at(w_base + ky * kw + kx) * x;
+      }
+    }
+  }
+  return acc;
+}
+
+vec4 pointwise(int n, int m, int p) {
+  int channels = u_channels();
+  int plane = u_in_h() * u_in_w();
+  int step = plane >> 2;
+  int x = (n * channels * plane + p) >> 2;
+  vec4 acc = vec4(0.0);
+#if {{C4}}
+  int w = (m * channels) >> 2;
+  for (int c = 0; c < channels; c += 4) {
+    vec4 wv = W_texel(w + (c >> 2));
+    int q = x + c * step;
+    acc += wv.x * X_texel(q) + wv.y * X_texel(q + step) + wv.z * X_texel(q + 2 * step)
+        + wv.w * X_texel(q + 3 * step);
+  }
+#else
+  for (int c = 0; c < channels; c++) acc += W_at(m * channels + c) * X_texel(x + c * step);
+#endif
+  return acc;
+}
+
+vec4 run(int t) {
+  int o = 4 * t;
+  vec4 y;
+#if {{MODE}} == 0
+  for (int c = 0; c < 4; c++) {
+    int e = o + c;
+    int m = out_coord(e, 1);
+    y[c] = conv1(out_coord(e, 0), m, out_coord(e, 2), out_coord(e, 3)) + bias(m);
+  }
+#else
+  int n = out_coord(o, 0);
+  int m = out_coord(o, 1);
+  int oy = out_coord(o, 2);
+  int ox = out_coord(o, 3);
+#if {{MODE}} == 1
+  y = conv4(n, m, oy, ox) + bias(m);
+#else
+  y = pointwise(n, m, oy * u_oshape(3) + ox) + bias(m);
+#endif
+#endif
+#if {{HAS_Z}}
+  y += Z_load4(t);
+#endif
+  return activate(y);
+}

@@ -78,14 +78,38 @@ test: models dist
 	$(MAKE) --no-print-directory conformance
 	$(PY) -m pytest tests/native tests/conformance
 	$(BROWSER_TESTS)
+	$(MAKE) --no-print-directory $(VENV)/.pywebinfer-editable
+	$(NOTEBOOK_TESTS)
 
 # pywebinfer in Pyodide in headless Chromium and Node, and the demo page end to end
 test-browser: dist models
 	$(BROWSER_TESTS)
 
+# The notebook site end to end (built with --no-serve, all cells run in headless Chromium),
+# and a user's pytest-pyodide suite through pywebinfer's plugin, as a user runs it.
+NOTEBOOK_TESTS = $(PY) -m pytest tests/notebook && \
+	cd tests/user_example && $(abspath $(PY)) -m pytest --runtime "$(RUNTIMES)"
+.PHONY: test-notebook
+test-notebook: dist models $(VENV)/.pywebinfer-editable
+	$(NOTEBOOK_TESTS)
+
+# pywebinfer itself, editable: pytest finds its plugin (pywebinfer.testing) through the
+# pytest11 entry point in pyproject.toml
+$(VENV)/.pywebinfer-editable: pyproject.toml $(VENV)/.installed
+	$(PIP) install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
 conformance: setup wasm
 	@test -f tests/conformance/generated/cases.json || $(PY) tests/conformance/generate.py
 	$(PY) tests/conformance/run.py --backend $(BACKEND)
+
+# ---- the notebooks: a JupyterLite site with pywebinfer (demo/*.ipynb) -----------------
+# Builds build/notebook/site from the offline Pyodide distribution (nothing is fetched at
+# run time) and serves it on http://127.0.0.1:8888/ until Ctrl-C; in CI, or with
+# NO_SERVE=1, it only builds.
+.PHONY: notebook
+notebook: dist models
+	$(PY) scripts/build_notebook.py $(if $(CI)$(NO_SERVE),--no-serve)
 
 # ---- benchmarks: pywebinfer vs onnxruntime-web and TensorFlow.js, one browser run ----
 # bench/results/latest.{json,md,png} and a dated copy; one workload alone:

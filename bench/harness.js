@@ -199,9 +199,14 @@ async function runWorkload(spec, plan, runners, failures) {
   };
   const call = (id, method, arg, seconds) =>
     withTimeout(runners.get(id)[method](arg), seconds, `${method} ${spec.name}`);
+  const addNote = (record, note) => {
+    record.note = [record.note, note].filter(Boolean).join("; ");
+  };
   const addDiff = (record, diff) => {
     if (diff === undefined) return;
-    if (!Number.isFinite(diff)) record.note = "output has NaN or Inf values";
+    if (!Number.isFinite(diff) && Number.isFinite(record.max_abs_diff ?? 0)) {
+      addNote(record, "output has NaN or Inf values");
+    }
     record.max_abs_diff = Math.max(record.max_abs_diff ?? 0, Number.isFinite(diff) ? diff : Infinity);
   };
 
@@ -252,12 +257,20 @@ async function runWorkload(spec, plan, runners, failures) {
     }
   }
 
-  // as many timed runs as the budget allows, between settings.min_runs and spec.runs
+  // as many timed runs as the budget allows (between settings.min_runs and spec.runs),
+  // and never more than fit in what is left of settings.max_config_s
   const target = new Map();
   for (const id of active) {
-    const estimate = warm.get(id).length ? median(warm.get(id)) : records.get(id).first_ms;
-    const fits = Math.floor((spec.budget_s * 1000) / Math.max(estimate, 1e-3));
-    target.set(id, Math.max(settings.min_runs, Math.min(spec.runs, fits)));
+    const times = warm.get(id);
+    const estimate = Math.max(times.length ? median(times) : records.get(id).first_ms, 1e-3);
+    const spent = records.get(id).first_ms + times.reduce((a, b) => a + b, 0);
+    const budget = Math.max(settings.min_runs, Math.floor((spec.budget_s * 1000) / estimate));
+    const room = Math.floor((settings.max_config_s * 1000 - spent) / estimate);
+    target.set(id, Math.max(0, Math.min(spec.runs, budget, room)));
+    if (target.get(id) === 0) {
+      addNote(records.get(id), `not timed: the first run took ${(records.get(id).first_ms / 1000).toFixed(1)} ` +
+        `s and a timed run would pass the cap of ${settings.max_config_s} s per configuration and workload`);
+    }
   }
   const rounds = Math.max(0, ...target.values());
   for (let round = 0; round < rounds; round++) {
@@ -279,19 +292,20 @@ async function runWorkload(spec, plan, runners, failures) {
     const record = records.get(id);
     const times = record.times_ms;
     record.runs = times.length;
-    record.median_ms = median(times);
-    record.min_ms = Math.min(...times);
-    record.mean_ms = times.reduce((a, b) => a + b, 0) / times.length;
-    if (times.length < settings.wanted_runs) {
-      record.note = [record.note, `${times.length} timed runs, not ${settings.wanted_runs}: one run ` +
-        `takes about ${Math.round(record.median_ms)} ms and the budget is ${spec.budget_s} s ` +
-        `per configuration`].filter(Boolean).join("; ");
+    if (times.length) {
+      record.median_ms = median(times);
+      record.min_ms = Math.min(...times);
+      record.mean_ms = times.reduce((a, b) => a + b, 0) / times.length;
+    }
+    if (times.length && times.length < settings.wanted_runs) {
+      addNote(record, `only ${times.length} timed run${times.length === 1 ? "" : "s"} (a run takes ` +
+        `~${Math.round(record.median_ms)} ms; budget ${spec.budget_s} s per configuration)`);
     }
     try {
       const memory = await call(id, "memory", undefined, settings.run_timeout_s);
       for (const key of ["wasm_heap_bytes", "gpu_bytes", "gpu_peak_bytes"]) record[key] = memory[key] ?? null;
     } catch (error) {
-      record.note = [record.note, `memory not measured: ${errorText(error)}`].filter(Boolean).join("; ");
+      addNote(record, `memory not measured: ${errorText(error)}`);
     }
   }
   for (const id of configs.map((c) => c.id)) {
@@ -304,9 +318,9 @@ async function runWorkload(spec, plan, runners, failures) {
   }
   for (const record of records.values()) {
     state.records.push(record);
-    const summary = record.status === "ok"
-      ? `median ${record.median_ms.toFixed(2)} ms, ${record.runs} runs, max diff ${record.max_abs_diff}`
-      : `${record.status}: ${record.error}`;
+    const summary = record.status !== "ok" ? `${record.status}: ${record.error}`
+      : record.median_ms === null ? `first run ${record.first_ms.toFixed(0)} ms, ${record.note}`
+        : `median ${record.median_ms.toFixed(2)} ms, ${record.runs} runs, max diff ${record.max_abs_diff}`;
     log(`${spec.name} ${record.config}: ${summary}`);
   }
 }
@@ -319,19 +333,16 @@ async function main() {
   log(`crossOriginIsolated=${state.environment.cross_origin_isolated}, ` +
     `${state.environment.hardware_concurrency} cores`);
 
+  // start every configuration at once (boot times are not compared; a Pyodide boot
+  // takes seconds and there are several), each warmed up on a tiny model so that
+  // one-time set-up (wasm compile, kernel registry) is not billed to the first workload
   const runners = new Map();
   const failures = new Map();
-  for (const config of plan.configs) {
-    if (config.missing) {
-      failures.set(config.id, { status: "missing", error: config.missing });
-      continue;
-    }
-    if (!plan.workloads.some((w) => applies(config, w))) continue;
+  const startOne = async (config) => {
     const runner = config.runtime === "pywebinfer" ? new PywebinferRunner(config) : new WorkerRunner(config);
     const start = performance.now();
     try {
       await withTimeout(runner.start(), plan.settings.start_timeout_s, `starting ${config.id}`);
-      // one-time set-up (wasm compile, kernel registry) belongs to start, not to a workload
       await withTimeout((async () => {
         await runner.load(plan.warmup);
         await runner.run(true);
@@ -348,7 +359,13 @@ async function main() {
       state.runtimes[config.id] = { status, error: text };
       log(`${config.id}: ${status}: ${text}`);
     }
+  };
+  const starting = [];
+  for (const config of plan.configs) {
+    if (config.missing) failures.set(config.id, { status: "missing", error: config.missing });
+    else if (plan.workloads.some((w) => applies(config, w))) starting.push(startOne(config));
   }
+  await Promise.all(starting);
 
   for (const spec of plan.workloads) {
     log(`workload ${spec.name}: ${spec.title}`);

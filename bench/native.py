@@ -26,6 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from workloads import NATIVE_CONFIGS, read_tensor, reference_session  # noqa: E402
 
 
+def error_line() -> str:
+    """The current exception as one line: "ValueError: ..."."""
+    return traceback.format_exc().strip().splitlines()[-1]
+
+
 def max_abs_diff(outputs, references) -> float:
     diffs = [np.abs(np.asarray(a, np.float64) - r.astype(np.float64)) for a, r in zip(outputs, references)]
     return max(float(d.max()) if np.isfinite(d).all() else float("inf") for d in diffs)
@@ -73,7 +78,7 @@ def run_workload(spec: dict, settings: dict) -> list[dict]:
     records, runners = {}, {}
 
     def fail(config_id, during):
-        records[config_id].update(status="error", error=f"{during}: {traceback.format_exc(limit=-1).strip().splitlines()[-1]}")
+        records[config_id].update(status="error", error=f"{during}: {error_line()}")
         runners.pop(config_id, None)
 
     for config in NATIVE_CONFIGS:
@@ -134,9 +139,9 @@ def run_workload(spec: dict, settings: dict) -> list[dict]:
         record.update(runs=len(times), median_ms=statistics.median(times), min_ms=min(times),
                       mean_ms=statistics.fmean(times))
         if len(times) < settings["wanted_runs"]:
-            record["note"] = (f"{len(times)} timed runs, not {settings['wanted_runs']}: one run takes "
-                              f"about {round(record['median_ms'])} ms and the budget is "
-                              f"{spec['budget_s']} s per configuration")
+            record["note"] = (f"only {len(times)} timed run{'' if len(times) == 1 else 's'} (a run "
+                              f"takes ~{round(record['median_ms'])} ms; budget {spec['budget_s']} s "
+                              f"per configuration)")
     return list(records.values())
 
 
@@ -172,7 +177,7 @@ def main(argv=None) -> int:
         except Exception:
             for config in NATIVE_CONFIGS:
                 record = new_record(spec, config)
-                record.update(status="error", error=traceback.format_exc(limit=-1).strip().splitlines()[-1])
+                record.update(status="error", error=error_line())
                 records.append(record)
     env = environment()
     try:
@@ -180,7 +185,7 @@ def main(argv=None) -> int:
 
         env["pywebinfer"] = pywebinfer.__version__
     except Exception:
-        env["pywebinfer"] = f"import failed: {traceback.format_exc(limit=-1).strip().splitlines()[-1]}"
+        env["pywebinfer"] = f"import failed: {error_line()}"
     args.out.write_text(json.dumps({"environment": env, "records": records}))
     return 0
 

@@ -86,16 +86,19 @@ def ratio_table(results: dict) -> str:
 
 
 def detail_table(results: dict) -> str:
-    lines = ["| workload | configuration | load | first | median | min | runs | max abs diff | "
-             "wasm heap | GPU | status |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    flops = {w["name"]: w.get("flops") for w in results["workloads"]}
+    lines = ["| workload | configuration | load | first | median | min | runs | GFLOP/s | "
+             "max abs diff | wasm heap | GPU | status |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in results["records"]:
         status = r["status"] if r["status"] == "ok" else f"{r['status']}: {r['error']}"
         if r["status"] == "ok" and r["note"]:
             status = f"ok; {r['note']}"
+        rate = flops.get(r["workload"])
+        rate = f"{rate / r['median_ms'] / 1e6:.1f}" if rate and r["median_ms"] else "–"
         lines.append("| " + " | ".join([
             r["workload"], label(r), fmt_ms(r["load_ms"]), fmt_ms(r["first_ms"]),
-            fmt_ms(r["median_ms"]), fmt_ms(r["min_ms"]), str(r["runs"] or "–"),
+            fmt_ms(r["median_ms"]), fmt_ms(r["min_ms"]), str(r["runs"] or "–"), rate,
             fmt_diff(r["max_abs_diff"]), fmt_bytes(r["wasm_heap_bytes"]), fmt_bytes(r["gpu_bytes"]),
             status.replace("|", "/")[:140]]) + " |")
     return "\n".join(lines)
@@ -170,8 +173,9 @@ def chart(results: dict, path: Path) -> None:
             row = next((r for r in rows if r["workload"] == workload and r["mine"]["config"] == config_id), None)
             y = j + (i - (len(configs) - 1) / 2) * height
             if row and row["ratio"]:
-                ax.barh(y, row["ratio"], height=height, color=colors(i),
-                        label=label(row["mine"]) if j == 0 else None, left=0)
+                # from the 1x line: faster than onnxruntime to the left, slower to the right
+                ax.barh(y, row["ratio"] - 1.0, left=1.0, height=height, color=colors(i),
+                        label=label(row["mine"]) if j == 0 else None)
                 ax.text(row["ratio"], y, f" {row['ratio']:.2f}×", va="center", fontsize=7)
             elif row:
                 ax.text(1.0, y, f" {row['mine']['status'] if row['mine']['status'] != 'ok' else 'no peer'}",

@@ -56,7 +56,8 @@ SETTINGS = {
     "slow_run_ms": 2000,       # ... one only where the first run took longer than this
     "very_slow_run_ms": 8000,  # ... and none where it took longer than this
     "wanted_runs": 20,         # fewer timed runs than this are flagged in the record's note
-    "min_runs": 1,             # however long one run takes (software GPUs: 10-60 s a run)
+    "min_runs": 1,             # however long one run takes (software GPUs: 10-60 s a run) ...
+    "max_config_s": 60,        # ... unless first run + warm-up + it pass this (then: none)
     "start_timeout_s": 240, "load_timeout_s": 300, "run_timeout_s": 300,
 }
 COLD_WORKLOAD = "efficientnet_lite0"
@@ -145,7 +146,7 @@ def run_browser(specs: list[dict], args) -> dict:
             say(f"cold start: {args.cold_runs} run(s) per runtime")
             cold = cold_starts(driver, url, cold_spec, args.cold_runs, args.start_timeout)
         driver.get("about:blank")
-        say(f"harness: {url}bench/index.html")
+        say(f"harness: {url}bench/index.html (times below: seconds since the page opened)")
         driver.get(f"{url}bench/index.html")
         state = wait_for(driver, "window.benchState", args.timeout)
         if state["status"] != "done":
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configs", default=".", help="regular expression on configuration "
                         "ids, e.g. 'wasm' or '^(pywebinfer|onnxruntime-web)/'")
     parser.add_argument("--no-native", action="store_true", help="skip the CPython comparison")
-    parser.add_argument("--cold-runs", type=int, default=2,
+    parser.add_argument("--cold-runs", type=int, default=1,
                         help="cold starts per runtime (0 skips them)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: 5 timed runs, 1 s budgets, one warm-up")
@@ -221,7 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     native = {"environment": None, "records": []}
     if not args.no_native:
         native = run_native(plan_path, args.source, args.timeout)
+        say(f"native done ({time.monotonic() - clock:.0f} s since start)")
     browser = run_browser(specs, args)
+    say(f"browser done ({time.monotonic() - clock:.0f} s since start)")
 
     finished = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     results = {

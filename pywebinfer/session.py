@@ -16,8 +16,11 @@ device backend has these hooks, which the session calls in this order:
     begin_run()                              a run starts (one command stream per run)
     upload(array, constant) -> tensor        a host value that a node on it reads; a
                                              constant (a weight) stays resident
+    adopt(tensor) -> tensor | None           (optional) another session's device tensor
+                                             it can read in place (same GPU device)
     async download(tensors) -> [arrays]      values a host node or the caller reads
     release(tensor)                          the run no longer needs this tensor
+    keep(tensor) -> tensor                   an output handed to the caller on the device
     async end_run()                          the run ends (submit pending work, timings)
     memory() -> dict, profile() -> dict      live buffers and bytes; compile and GPU times
 
@@ -372,6 +375,8 @@ class InferenceSession:
         env.update(feeds)
         moved: dict[tuple[str, str], object] = {}  # (value, backend name) -> its copy there
         keep = set(names)
+        # device tensors the caller fed (an earlier run's kept outputs) stay the caller's
+        callers = {n for n, v in feeds.items() if getattr(v, "backend", None) is not None}
         for b in devices:
             b.begin_run()
         try:
@@ -398,13 +403,13 @@ class InferenceSession:
                         env[name] = value
                 for name in step.free_after:
                     if name not in keep:
-                        self._release(name, env, moved)
+                        self._release(name, env, moved, callers)
             out = await self._fetch_outputs(names, env, moved)
         finally:
             # what is left (outputs read back, unrequested outputs, optional outputs no
             # node reads) is released now, not left to the garbage collector
             for name in list(env):
-                self._release(name, env, moved)
+                self._release(name, env, moved, callers)
             for value in moved.values():
                 _release_value(value)
             for b in devices:
@@ -419,6 +424,11 @@ class InferenceSession:
         if home is backend or (home is None and not wants_device):
             return value
         key = (name, backend.name)
+        if key not in moved and home is not None and hasattr(backend, "adopt"):
+            # a tensor of another session on the same device is read where it is
+            shared = backend.adopt(value)
+            if shared is not None:
+                moved[key] = shared
         if key not in moved:
             host = (await home.download([value]))[0] if home is not None else value
             if wants_device:
@@ -430,8 +440,10 @@ class InferenceSession:
                 moved[key] = host
         return moved[key]
 
-    def _release(self, name: str, env: dict, moved: dict) -> None:
-        _release_value(env.pop(name, None))
+    def _release(self, name: str, env: dict, moved: dict, callers: set) -> None:
+        value = env.pop(name, None)
+        if name not in callers:
+            _release_value(value)
         for b in self._backends.values():
             _release_value(moved.pop((name, b.name), None))
 

@@ -15,7 +15,8 @@ CDN or PyPI:
     from notebook/requirements-site.txt) added to that lock;
   * notebook/jupyter-lite.json: the kernel's settings.  It has Pyodide load every start-up
     package in one go (loadPyodideOptions.packages) instead of one piplite install after
-    another, which took the kernel's start from about 47 s to about ?? s here;
+    another: back to back on a busy 2-core machine, the kernel was ready 52 and 77 s
+    after the page opened, against 95 and 101 s the other way;
   * the notebooks demo/*.ipynb, and the models and photos they fetch, linked (or copied
     where links cannot be made) from models/ (`make models`) into <site>/models/.
 

@@ -5,7 +5,9 @@
 // MODE 0: each of a texel's four outputs alone; 1: four neighbours along a row (the
 // output width a multiple of 4) share each weight; 2: a pointwise (1x1, stride 1, no
 // pad, one group) convolution over H*W a multiple of 4, a matrix product reading texels
-// of X along H*W (and of W along C when C4 is 1).
+// of X along H*W (and of W along C when C4 is 1); 3: the epilogue of a pointwise
+// convolution computed as a matrix product in [N, H*W, M] order: P holds that product,
+// read transposed.
 
 float bias(int m) {
 #if {{HAS_B}}
@@ -15,6 +17,7 @@ float bias(int m) {
 #endif
 }
 
+#if {{MODE}} == 0
 float conv1(int n, int m, int oy, int ox) {
   int c_in = u_c_in();
   int g = m / u_m_group();
@@ -38,6 +41,9 @@ float conv1(int n, int m, int oy, int ox) {
   return acc;
 }
 
+#endif
+
+#if {{MODE}} == 1
 vec4 conv4(int n, int m, int oy, int ox) {
   int c_in = u_c_in();
   int g = m / u_m_group();
@@ -65,6 +71,9 @@ vec4 conv4(int n, int m, int oy, int ox) {
   return acc;
 }
 
+#endif
+
+#if {{MODE}} == 2
 vec4 pointwise(int n, int m, int p) {
   int channels = u_channels();
   int plane = u_in_h() * u_in_w();
@@ -85,10 +94,20 @@ vec4 pointwise(int n, int m, int p) {
   return acc;
 }
 
+#endif
+
 vec4 run(int t) {
   int o = 4 * t;
   vec4 y;
-#if {{MODE}} == 0
+#if {{MODE}} == 3
+  for (int c = 0; c < 4; c++) {
+    int e = o + c;
+    int m = out_coord(e, 1);
+    int plane = u_oshape(2) * u_oshape(3);
+    int p = out_coord(e, 2) * u_oshape(3) + out_coord(e, 3);
+    y[c] = P_at((out_coord(e, 0) * plane + p) * u_oshape(1) + m) + bias(m);
+  }
+#elif {{MODE}} == 0
   for (int c = 0; c < 4; c++) {
     int e = o + c;
     int m = out_coord(e, 1);

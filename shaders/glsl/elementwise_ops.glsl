@@ -53,7 +53,7 @@ vec4 op_not(vec4 a) { return vec4(equal(a, vec4(0.0))); }
 vec4 op_isnan(vec4 a) { return vec4(notEqual(a, a)); }
 // IsInf: alpha and beta are 1 to detect +inf and -inf
 vec4 op_isinf(vec4 a) {
-  return vec4(greaterThan(a, vec4(3.4028235e38))) * u_alpha() + vec4(lessThan(a, vec4(-3.4028235e38))) * u_beta();
+  return vec4(isinf4(a)) * (vec4(greaterThan(a, vec4(0.0))) * u_alpha() + vec4(lessThan(a, vec4(0.0))) * u_beta());
 }
 vec4 op_bitwise_not(vec4 a) { return -a - 1.0; }
 vec4 op_scale(vec4 a) { return a * u_alpha(); }
@@ -69,7 +69,12 @@ vec4 op_max(vec4 a, vec4 b) { return max(a, b); }
 vec4 op_min(vec4 a, vec4 b) { return min(a, b); }
 // Mod: fmod=1 has the sign of a (C); fmod=0 the sign of b (Python)
 vec4 op_fmod(vec4 a, vec4 b) { return sign(a) * (abs(a) - abs(b) * floor(abs(a) / abs(b))); }
-vec4 op_mod_float(vec4 a, vec4 b) { return a - b * floor(a / b); }
+// numpy's remainder: x % inf is x where the signs agree, else inf of b's sign
+vec4 op_mod_float(vec4 a, vec4 b) {
+  vec4 r = a - b * floor(a / b);
+  vec4 at_inf = mix(b, a, greaterThanEqual(a * sign(b), vec4(0.0)));
+  return mix(r, at_inf, bvec4(vec4(isinf4(b)) * vec4(not(isinf4(a)))));
+}
 vec4 op_fmod_int(vec4 a, vec4 b) { return irem4(a, b); }
 vec4 op_mod_int(vec4 a, vec4 b) {
   vec4 r = irem4(a, b);
@@ -87,16 +92,19 @@ vec4 op_prelu(vec4 a, vec4 b) { return mix(a, a * b, lessThan(a, vec4(0.0))); }
 vec4 op_bitwise_and(vec4 a, vec4 b) { return vec4(ivec4(a) & ivec4(b)); }
 vec4 op_bitwise_or(vec4 a, vec4 b) { return vec4(ivec4(a) | ivec4(b)); }
 vec4 op_bitwise_xor(vec4 a, vec4 b) { return vec4(ivec4(a) ^ ivec4(b)); }
-// BitShift: shifts of 32 or more (or negative) leave the sign fill
+
+// BitShift: alpha is the type's width; a shift outside [0, width) leaves the sign fill
+// (-1 for a right shift of a negative value, else 0)
 vec4 op_shift_left(vec4 a, vec4 b) {
   ivec4 s = ivec4(b);
   vec4 r = vec4(ivec4(a) << clamp(s, 0, 31));
-  return mix(r, vec4(0.0), bvec4(vec4(lessThan(s, ivec4(0))) + vec4(greaterThan(s, ivec4(31)))));
+  return mix(r, vec4(0.0), bvec4(vec4(lessThan(s, ivec4(0))) + vec4(greaterThanEqual(b, vec4(u_alpha())))));
 }
 vec4 op_shift_right(vec4 a, vec4 b) {
   ivec4 s = ivec4(b);
   vec4 r = vec4(ivec4(a) >> clamp(s, 0, 31));
-  return mix(r, vec4(0.0), bvec4(vec4(lessThan(s, ivec4(0))) + vec4(greaterThan(s, ivec4(31)))));
+  vec4 fill = -vec4(lessThan(a, vec4(0.0)));
+  return mix(r, fill, bvec4(vec4(lessThan(s, ivec4(0))) + vec4(greaterThanEqual(b, vec4(u_alpha())))));
 }
 
 vec4 op_where(vec4 c, vec4 x, vec4 y) { return mix(y, x, notEqual(c, vec4(0.0))); }

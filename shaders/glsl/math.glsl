@@ -1,8 +1,5 @@
 // Functions GLSL lacks or computes loosely, shared by the shader families.
 
-float inf1() { return uintBitsToFloat(0x7f800000u); }
-float nan1() { return uintBitsToFloat(0x7fc00000u); }
-
 // erf(x) to about 1e-7: a Taylor series near 0 (no cancellation), elsewhere
 // 1 - erfc(|x|) with the Chebyshev-fitted erfc of Numerical Recipes (error < 1.2e-7).
 vec4 erf4(vec4 x) {

@@ -6,7 +6,8 @@
 // CONTIG 2 reads texels (k a multiple of 4).  The value folded is XFORM(x) (0 x, 1 |x|,
 // 2 x*x, 3 |x|**p) combined by COMBINE (0 +, 1 *, 2 max, 3 min) and finished by FINISH (0 as is,
 // 1 / k, 2 sqrt, 3 log, 4 pow(., 1/p)); SPECIAL 1 is log-sum-exp, 2 / 3 the index of the
-// first (last with SELECT_LAST) max / min.  TRUNC truncates integer results.
+// first (last with SELECT_LAST) max / min.  TRUNC truncates integer results; BOOL
+// starts max / min of booleans at false / true.
 
 float xform(float v) {
 #if {{XFORM}} == 1
@@ -35,7 +36,9 @@ float combine(float a, float b) {
 }
 
 float start_value() {
-#if {{COMBINE}} == 1
+#if {{BOOL}} && {{COMBINE}} >= 2
+  return {{COMBINE}} == 2 ? 0.0 : 1.0;  // max / min over no booleans: false / true
+#elif {{COMBINE}} == 1
   return 1.0;
 #elif {{COMBINE}} == 2
   return -uintBitsToFloat(0x7f800000u);

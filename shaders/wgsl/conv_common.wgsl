@@ -25,10 +25,11 @@ fn input_index(n: u32, ci: u32, p: u32, t: u32) -> i32 {
 fn taps() -> u32 { return u_kernel(0u) * u_kernel(1u) * u_kernel(2u); }
 fn positions() -> u32 { return u_out_sp(0u) * u_out_sp(1u) * u_out_sp(2u); }
 
-// bias, residual and activation on output element y_index of channel co
+// bias, residual and activation on output element y_index of channel co (u_has_bias,
+// u_has_residual: the inputs are given; else a placeholder is bound there)
 fn conv_epilogue(v: f32, co: u32, y_index: u32) -> f32 {
   var r = v;
-  if ({{HAS_BIAS}}) { r += f32(ld_B(co)); }
-  if ({{HAS_RESIDUAL}}) { r += f32(ld_Z(y_index)); }
-  return {{ACT}}(r);
+  if (u_has_bias() != 0u) { r += f32(ld_B(co)); }
+  if (u_has_residual() != 0u) { r += f32(ld_Z(y_index)); }
+  return activate(r);
 }

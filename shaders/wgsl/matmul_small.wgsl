@@ -15,11 +15,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let base = batch_offsets(batch);
   var a = base.x + m * u_sam();
   var b = base.y + n * u_sbn();
+  let K = u_k();
+  let sak = u_sak();
+  let sbk = u_sbk();
   var acc = 0.0;
-  for (var k = 0u; k < u_k(); k++) {
+  for (var k = 0u; k < K; k++) {
     acc += f32(ld_A(a)) * f32(ld_B(b));
-    a += u_sak();
-    b += u_sbk();
+    a += sak;
+    b += sbk;
   }
   st_Y(i, TY(epilogue(acc, m, n, i)));
 }

@@ -39,9 +39,9 @@ fn combine_max(lid: u32) -> f32 {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
         @builtin(num_workgroups) nwg: vec3<u32>) {
   let o = wid.y * nwg.x + wid.x;
-  let active = o < u_outputs();
-  let base = select(0u, input_base(o), active);
-  let count = select(0u, u_count(), active);
+  let in_range = o < u_outputs();
+  let base = select(0u, input_base(o), in_range);
+  let count = select(0u, u_count(), in_range);
   var shift = 0.0;
   if ({{SHIFTED}}) {
     var m = neg_inf();
@@ -61,5 +61,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (lid < s) { partial[lid] = {{OP}}_merge(partial[lid], partial[lid + s]); }
     workgroupBarrier();
   }
-  if (lid == 0u && active) { st_Y(o, TY({{OP}}_finish(partial[0], count, shift))); }
+  if (lid == 0u && in_range) { st_Y(o, TY({{OP}}_finish(partial[0], count, shift))); }
 }

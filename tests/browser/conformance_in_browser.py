@@ -209,6 +209,29 @@ async def run_node_case(name):
     return None
 
 
+async def run_light_case(name):
+    # the onnx backend runner's input: a ramp 0, 1/n, 2/n ... (unknown dimensions 1)
+    case = CASES[name]
+    sess = await pywebinfer.InferenceSession.create_async(os.path.join(ROOT, case["file"]), providers=[BACKEND])
+    try:
+        feeds = {}
+        for arg in sess.get_inputs():
+            shape = tuple(d if isinstance(d, int) else 1 for d in arg.shape)
+            n = int(np.prod(shape))
+            feeds[arg.name] = (np.arange(n).reshape(shape) / n).astype(np.float32)
+        outputs = await sess.run_async(None, feeds)
+        for j, out in enumerate(outputs):
+            expected = load_value(os.path.join(ROOT, case["file"][:-len(".onnx")] + f"_output_{j}.pb"))
+            rtol, atol = runner._tolerance(case, BACKEND, expected.dtype)
+            msg = runner.compare(expected, out, rtol, atol, f"output {j}")
+            if msg:
+                return msg
+    finally:
+        sess.close()
+    return None
+
+
+import numpy as np
 CASES = {c["name"]: c for c in json.load(open(os.path.join(ROOT, "cases.json")))}
 results = {}
 declined = {}  # skipped cases: why the backend declined their nodes at load
@@ -216,7 +239,7 @@ t0 = time.perf_counter()
 for i, name in enumerate(CASES):
     t = time.perf_counter()
     try:
-        msg = await run_node_case(name)
+        msg = await (run_light_case(name) if "file" in CASES[name] else run_node_case(name))
     except pywebinfer.UnsupportedOpError as e:
         msg = runner.SKIP
         declined[name] = sorted({f"{m['op_type']}: {'; '.join(m.get('declined') or ['no kernel'])}"
@@ -231,8 +254,9 @@ json.dumps({"results": results, "declined": declined})
 """
 
 
-def claimed_cases(backend: str, pattern: str | None) -> tuple[list[dict], list[dict]]:
-    """(cases to run in the page, cases skipped on the host) for ``backend``."""
+def claimed_cases(backend: str, pattern: str | None, light: bool) -> tuple[list[dict], list[dict]]:
+    """(cases to run in the page, cases skipped on the host) for ``backend``: node tests
+    of op types it claims, and the light model graphs (whose ops are checked at load)."""
     import re
 
     import runner
@@ -241,32 +265,41 @@ def claimed_cases(backend: str, pattern: str | None) -> tuple[list[dict], list[d
 
     load_backend_kernels(backend)
     claimed = {op for op, _ in load_all_kernels().op_types(backend)}
-    cases = runner.node_cases()
+    cases = runner.node_cases() + (runner.light_cases() if light else [])
     if pattern:
         rx = re.compile(pattern)
         cases = [c for c in cases if rx.search(c["name"])]
-    run = [c for c in cases if c["op_type"] in claimed]
-    return run, [c for c in cases if c["op_type"] not in claimed]
+    run = [c for c in cases if c["op_type"] in claimed or "path" in c]
+    return run, [c for c in cases if c not in run]
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backend", default=os.environ.get("BACKEND", "webgpu"))
     ap.add_argument("-k", dest="pattern", help="only cases whose name matches this regex")
+    ap.add_argument("--no-light", action="store_true", help="skip the light CNN model graphs")
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("--timeout", type=float, default=3600.0)
     args = ap.parse_args(argv)
 
     import runner
 
-    run, skipped = claimed_cases(args.backend, args.pattern)
-    extra: dict[str, bytes | Path] = {"conformance/runner.py": CONFORMANCE / "runner.py",
-                                      "cases/cases.json": json.dumps(run).encode()}
+    run, skipped = claimed_cases(args.backend, args.pattern, light=not args.no_light)
+    shipped = []
+    extra: dict[str, bytes | Path] = {"conformance/runner.py": CONFORMANCE / "runner.py"}
     for case in run:
+        if "path" in case:  # a light model: its graph and reference output beside it
+            model = Path(case["path"])
+            extra[f"cases/{model.name}"] = model
+            extra[f"cases/{model.stem}_output_0.pb"] = model.with_name(f"{model.stem}_output_0.pb")
+            shipped.append({k: v for k, v in case.items() if k != "path"} | {"file": model.name})
+            continue
+        shipped.append(case)
         case_dir = Path(runner.GENERATED) / case["name"]
         for path in case_dir.rglob("*"):
             if path.is_file():
                 extra[f"cases/{case['name']}/{path.relative_to(case_dir).as_posix()}"] = path
+    extra["cases/cases.json"] = json.dumps(shipped).encode()
     t0 = time.perf_counter()
     code = f"BACKEND = {args.backend!r}\nVERBOSE = {bool(args.verbose)!r}\n" + IN_PAGE
     page = json.loads(run_in_chromium(code, bundle_zip(extra), timeout=args.timeout,

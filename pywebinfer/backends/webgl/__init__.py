@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from . import kernels  # noqa: F401  (registers the webgl kernels)
 from .backend import WebGLBackend
-from .device import WebGLContextLostError, WebGLUnavailableError, available
+from .device import WebGLContextLostError, WebGLUnavailableError, available, context_memory
 from .tensor import GLTensor
 
-__all__ = ["WebGLBackend", "WebGLContextLostError", "WebGLUnavailableError", "GLTensor", "available"]
+__all__ = ["WebGLBackend", "WebGLContextLostError", "WebGLUnavailableError", "GLTensor", "available",
+           "context_memory"]

@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+from ... import dtypes
 from ...ops.registry import REGISTRY
 from .device import LOST_MESSAGE, WebGLContextLostError, shared_context
 from .pool import TexturePool
@@ -36,8 +37,9 @@ class WebGLBackend:
     def __init__(self, options: dict | None = None):
         self.gl = shared_context()
         self.pool = TexturePool(self.gl)
-        self.framebuffer = self.gl.gl.createFramebuffer()
+        self.framebuffer = self.gl.create_framebuffer()
         self.constants: dict[int, tuple] = {}  # id(host array) -> (array, tensor)
+        self.derived: dict[tuple, tuple] = {}  # (id(weight), key) -> (weight, tensor)
         self.kept: set[GLTensor] = set()  # outputs handed to the caller
         self.profiling = False
         self.programs_used: set[Program] = set()
@@ -58,7 +60,11 @@ class WebGLBackend:
         kinds_out = [_kind_of_value(graph, n) for n in node.outputs]
         for name, kind in zip(list(node.inputs) + list(node.outputs), kinds_in + kinds_out):
             if kind is False:
-                return f"{name!r} is {graph.value_type(name).describe()}, which WebGL2 textures do not hold"
+                vtype = graph.value_type(name)
+                what = vtype.describe()
+                if vtype.kind == "tensor":
+                    what += f" ({dtypes.name(vtype.elem_type)})"
+                return f"{name!r} is {what}, which WebGL2 float textures do not hold"
         return rule_of(node.op_type, node.domain)(node, kinds_in, kinds_out)
 
     def bind_plan(self, plan, graph) -> None:
@@ -177,8 +183,9 @@ class WebGLBackend:
             t.live = False
         self.kept.clear()
         self.pool.destroy()
-        self.gl.gl.deleteFramebuffer(self.framebuffer)
+        self.gl.delete_framebuffer(self.framebuffer)
         self.constants.clear()
+        self.derived.clear()
 
     # ---- what kernels use ------------------------------------------------------------
 
@@ -211,6 +218,21 @@ class WebGLBackend:
         array = np.asarray(array)
         return GLTensor(self, array.shape, array.dtype, host=array, meta=True)
 
+    def derive(self, t: GLTensor, key: str, shape, build) -> GLTensor:
+        """A tensor computed from ``t`` by ``build(out)`` (weights re-laid out): made once
+        and kept for the session when ``t`` is a weight, else a scratch tensor."""
+        if not t.constant:
+            out = self.scratch(shape, t.dtype)
+            build(out)
+            return out
+        found = self.derived.get((id(t), key))
+        if found is not None and found[0] is t:
+            return found[1]
+        out = GLTensor(self, shape, t.dtype, self.pool.resident(int(np.prod(shape))), constant=True)
+        build(out)
+        self.derived[(id(t), key)] = (t, out)
+        return out
+
     def temporary_host(self, array: np.ndarray) -> GLTensor:
         """Host data a shader reads during this node only (a table of taps ...)."""
         tensor = GLTensor(self, array.shape, array.dtype, host=array)
@@ -233,8 +255,10 @@ class WebGLBackend:
         compiled, fresh = self.gl.program(program)
         self.programs_compiled += fresh
         self.programs_used.add(program)
-        handles = [self._texture_of(t).handle for t in inputs]
+        textures = [self._texture_of(t) for t in inputs]
         params = dict(values or {})
+        for (name, _), texture in zip(program.inputs, textures):
+            params[f"{name}_wlog"] = texture.width.bit_length() - 1
         count = out.size
         params["out_texels"] = texels(count)
         params["out_width"] = out.texture.width
@@ -244,7 +268,7 @@ class WebGLBackend:
             params["oshape"] = shape
             params["ostride"] = strides(shape)
         ints, floats = program.pack(params)
-        self.gl.draw(self.framebuffer, compiled, ints, floats, handles, out.texture.handle,
+        self.gl.draw(self.framebuffer, compiled, ints, floats, [t.handle for t in textures], out.texture.handle,
                      out.texture.width, out.texture.rows(count))
         self.counts["draws"] += 1
 

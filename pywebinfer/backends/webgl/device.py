@@ -29,8 +29,8 @@ LOST_MESSAGE = ("webgl: the WebGL2 context was lost (the browser reclaimed the G
                 "WEBGL_lose_context was used); this session's textures are gone: close it and "
                 "create a new InferenceSession, which gets a new context")
 
-# widest texture the pool makes: wide enough to keep textures few rows high, narrow
-# enough that small tensors do not waste much of a row
+# widest texture the pool makes (a power of two): wide enough to keep textures few rows
+# high, narrow enough that small tensors do not waste much of a row
 MAX_WIDTH = 4096
 
 _context: "Context | None" = None
@@ -53,6 +53,13 @@ def available() -> bool:
     except WebGLUnavailableError:
         return False
     return True
+
+
+def context_memory() -> dict:
+    """Textures and framebuffers alive on the page's context, all sessions together."""
+    if _context is None or _context.lost:
+        return {"textures": 0, "framebuffers": 0}
+    return {"textures": _context.live_textures, "framebuffers": _context.live_framebuffers}
 
 
 def shared_context() -> "Context":
@@ -171,6 +178,8 @@ class Context:
         gl.disable(gl.DITHER)
         self.programs: dict[Program, Compiled] = {}
         self.compiled = 0  # programs compiled on this context, all sessions together
+        self.live_textures = 0
+        self.live_framebuffers = 0
         self._next_id = 0
         self._lost_event = False
 
@@ -217,8 +226,10 @@ class Context:
     # ---- textures ------------------------------------------------------------------
 
     def shape_for(self, capacity: int) -> tuple[int, int]:
-        """(width, height) of a texture of at least ``capacity`` texels."""
-        width = min(capacity, self.max_width)
+        """(width, height) of a texture of at least ``capacity`` texels.  Widths are powers
+        of two, so shaders find a texel's row and column with a shift and a mask (an
+        integer division costs far more on GPUs, and most on SwiftShader)."""
+        width = min(1 << max(capacity - 1, 0).bit_length(), self.max_width)
         height = -(-capacity // width)
         if height > self.max_size:
             raise ValueError(f"webgl: a tensor of {4 * capacity} elements exceeds the largest "
@@ -226,10 +237,20 @@ class Context:
         return width, height
 
     def create_texture(self, width: int, height: int):
+        self.live_textures += 1
         return self.helpers.texture(self.gl, width, height)
 
     def delete_texture(self, handle) -> None:
+        self.live_textures -= 1
         self.gl.deleteTexture(handle)
+
+    def create_framebuffer(self):
+        self.live_framebuffers += 1
+        return self.gl.createFramebuffer()
+
+    def delete_framebuffer(self, handle) -> None:
+        self.live_framebuffers -= 1
+        self.gl.deleteFramebuffer(handle)
 
     def write(self, handle, width: int, rows: int, data: np.ndarray) -> None:
         """Rows 0..rows-1 of a texture from ``data`` (float32, 4 * width * rows values)."""

@@ -48,12 +48,14 @@ ACCESS = ("any", "same", "bcast", "scalar")
 # how run()'s result is stored for each output kind (tensor.py)
 _STORE = {
     "f32": "return v;",
-    "int": "return v;",
-    "f16": "return vec4(unpackHalf2x16(packHalf2x16(v.xy)), unpackHalf2x16(packHalf2x16(v.zw)));",
-    "i8": "return v - 256.0 * floor((v + 128.0) / 256.0);",
-    "u8": "return v - 256.0 * floor(v / 256.0);",
-    "i16": "return v - 65536.0 * floor((v + 32768.0) / 65536.0);",
-    "u16": "return v - 65536.0 * floor(v / 65536.0);",
+    # integers: kernels give whole numbers (truncating where the op does); the rounding
+    # only removes float error (a float pow of integers); narrow types wrap
+    "int": "return roundEven(v);",
+    "f16": "return to_half4(v);",
+    "i8": "v = roundEven(v); return v - 256.0 * floor((v + 128.0) / 256.0);",
+    "u8": "v = roundEven(v); return v - 256.0 * floor(v / 256.0);",
+    "i16": "v = roundEven(v); return v - 65536.0 * floor((v + 32768.0) / 65536.0);",
+    "u16": "v = roundEven(v); return v - 65536.0 * floor(v / 65536.0);",
     "bool": "return vec4(notEqual(v, vec4(0.0)));",
 }
 
@@ -82,10 +84,12 @@ class Program:
     @property
     def all_params(self) -> tuple:
         """Every parameter in uniform order: the fixed ones, the output's shape and
-        strides, each broadcast input's strides, then the program's own."""
+        strides, each input's texture width (log2), each broadcast input's strides, then
+        the program's own."""
         out = list(_FIXED)
         if self.rank:
             out += [("oshape", INT, self.rank), ("ostride", INT, self.rank)]
+        out += [(f"{name}_wlog", INT, 1) for name, _ in self.inputs]
         out += [(f"{name}_bstride", INT, self.rank) for name, access in self.inputs if access == "bcast"]
         return tuple(out) + tuple(self.params)
 
@@ -178,8 +182,8 @@ def _preamble(program: Program) -> str:
     for name, access in program.inputs:
         lines += [
             f"uniform highp sampler2D {name};",
-            f"vec4 {name}_texel(int t) {{ int w = textureSize({name}, 0).x; "
-            f"return texelFetch({name}, ivec2(t % w, t / w), 0); }}",
+            f"vec4 {name}_texel(int t) {{ int s = u_{name}_wlog(); "
+            f"return texelFetch({name}, ivec2(t & ((1 << s) - 1), t >> s), 0); }}",
             f"float {name}_at(int i) {{ return {name}_texel(i >> 2)[i & 3]; }}",
         ]
         if access == "same":
@@ -197,16 +201,17 @@ def _preamble(program: Program) -> str:
                 f"{name}_at({name}_index(o + 1)), {name}_at({name}_index(o + 2)), "
                 f"{name}_at({name}_index(o + 3))); }}",
             ]
-    lines.append(f"vec4 store_value(vec4 v) {{ {_STORE[program.out]} }}")
     return "\n".join(lines) + "\n"
 
 
 _MAIN = """
-void main() {
+vec4 store_value(vec4 v) {{ {store} }}
+
+void main() {{
   int t = int(gl_FragCoord.y) * u_out_width() + int(gl_FragCoord.x);
-  if (t >= u_out_texels()) { o_value = vec4(0.0); return; }
+  if (t >= u_out_texels()) {{ o_value = vec4(0.0); return; }}
   o_value = store_value(run(t));
-}
+}}
 """
 
 
@@ -217,7 +222,7 @@ def source(program: Program) -> str:
         if not _VALUE.match(str(value)):
             raise ValueError(f"{program.file}: substitution {key}={value!r} is not an identifier or number")
     body = shader_file(program.file)
-    parts = [_preamble(program)]
+    parts = [_preamble(program), shader_file("common.glsl")]
     seen: list[str] = []
 
     def add_libraries(text: str) -> None:
@@ -230,7 +235,7 @@ def source(program: Program) -> str:
 
     add_libraries(body)
     parts.append(body)
-    parts.append(_MAIN)
+    parts.append(_MAIN.format(store=_STORE[program.out]))
     text = "\n".join(parts)
 
     def fill(match):

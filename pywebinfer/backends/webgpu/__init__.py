@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from . import kernels  # noqa: F401  (registers the webgpu kernels)
 from .backend import WebGPUBackend
-from .device import WebGPUUnavailableError, available, request_device
+from .device import WebGPUUnavailableError, available, device_memory, request_device
 from .tensor import GPUTensor
 
-__all__ = ["WebGPUBackend", "WebGPUUnavailableError", "GPUTensor", "available", "request_device"]
+__all__ = ["WebGPUBackend", "WebGPUUnavailableError", "GPUTensor", "available", "device_memory",
+           "request_device"]

@@ -46,6 +46,9 @@ class WebGPUBackend:
         self.pipelines_compiled = 0
         self.in_run = False
         self.closed = False
+        # what the current (or last) run did: one submission and one readback per output
+        # when every node is on the GPU
+        self.counts = {"submits": 0, "readbacks": 0, "uploads": 0, "dispatches": 0}
         self._outputs: tuple = ()
         self._temps: list[GPUTensor] = []
         self._dummy: GPUTensor | None = None
@@ -72,6 +75,7 @@ class WebGPUBackend:
     def begin_run(self) -> None:
         self._check_open()
         self.in_run = True
+        self.counts = {"submits": 0, "readbacks": 0, "uploads": 0, "dispatches": 0}
         self.gpu.js.pushErrorScope("validation")
         self.gpu.js.pushErrorScope("out-of-memory")
         if self.profiling and self.gpu.timestamps:
@@ -110,6 +114,7 @@ class WebGPUBackend:
             storage = (self.pool.constant(nbytes) if constant else
                        self.pool.acquire(nbytes, avoid=self._touched()))
             self.gpu.write(storage.buffer, 0, words)
+            self.counts["uploads"] += 1
             tensor = GPUTensor(self, array.shape, array.dtype, storage, constant=constant)
         if constant:
             self.constants[id(array)] = (array, tensor)
@@ -130,6 +135,7 @@ class WebGPUBackend:
                 continue
             nbytes = 4 * t.words_per_element * t.size
             staging = self.staging.acquire(nbytes)
+            self.counts["readbacks"] += 1
             self._encoder().copy(t.storage.buffer, 0, staging.buffer, 0, nbytes)
             reads.append((i, t, staging, nbytes))
         if reads:
@@ -152,6 +158,15 @@ class WebGPUBackend:
             storage.refs -= 1
             if storage.refs == 0:
                 storage.owner.give_back(storage)
+
+    def adopt(self, value) -> GPUTensor | None:
+        """A tensor of another session on this same device, read in place (an earlier
+        model's output kept on the GPU); None when it is not one."""
+        if isinstance(value, GPUTensor) and value.backend.gpu is self.gpu and value._live:
+            tensor = GPUTensor(self, value.shape, value.dtype, value.storage, known=value.known)
+            tensor._pending = value._pending
+            return tensor
+        return None
 
     def keep(self, tensor: GPUTensor) -> GPUTensor:
         """Hand an output to the caller, on the GPU (preferred_output_location)."""
@@ -198,6 +213,7 @@ class WebGPUBackend:
             "pipelines_on_device": self.gpu.compiled,
             "timestamp_query": self.gpu.timestamps,
             "profiling": bool(self.profiling),
+            "last_run": dict(self.counts),  # submissions, readbacks, uploads, dispatches
             "nodes": nodes,  # [{"node", "op", "gpu_ms"}] of the last profiled run
             "gpu_ms": round(sum(n["gpu_ms"] for n in nodes), 4) if nodes else None,
         }
@@ -211,8 +227,8 @@ class WebGPUBackend:
         self.kept.clear()
         self.pool.destroy()
         self.staging.destroy()
-        for buffer, _ in self.chunks:
-            buffer.destroy()
+        for buffer, data in self.chunks:
+            self.gpu.destroy_buffer(buffer, len(data))
         self.chunks.clear()
         if self.profiler is not None:
             self.profiler.destroy()
@@ -285,6 +301,7 @@ class WebGPUBackend:
                                         program.uniform_bytes)
             self.groups[key] = group
         encoder.touched.update(ids)
+        self.counts["dispatches"] += 1
         if grid is None:
             grid = dispatch_grid(-(-int(threads) // program.workgroup))
         encoder.dispatch(pipeline, group, offset, grid)
@@ -319,6 +336,7 @@ class WebGPUBackend:
 
     def _submit(self) -> None:
         if self.encoder is not None:
+            self.counts["submits"] += 1
             self.encoder.submit()
             self.encoder = None
 
@@ -332,6 +350,7 @@ class WebGPUBackend:
         storage = self.pool.constant(nbytes) if t.constant else self.pool.acquire(nbytes, avoid=self._touched())
         if t.size:
             self.gpu.write(storage.buffer, 0, t._pending)
+            self.counts["uploads"] += 1
         t.storage = storage
         storage.refs += 1
         t._pending = None
@@ -451,7 +470,7 @@ class _Profiler:
 
     def destroy(self) -> None:
         self.query_set.destroy()
-        self.resolve_buffer.destroy()
+        self.gpu.destroy_buffer(self.resolve_buffer, 8 * QUERY_CAPACITY)
 
 
 __all__ = ["WebGPUBackend", "layout"]

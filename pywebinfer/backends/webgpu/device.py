@@ -37,7 +37,14 @@ def available() -> bool:
         js, _, _ = _js()
     except WebGPUUnavailableError:
         return False
-    return bool(getattr(js.navigator, "gpu", None))
+    return bool(getattr(getattr(js, "navigator", None), "gpu", None))  # Node has no navigator
+
+
+def device_memory() -> dict:
+    """GPU buffers alive on the shared device, every session together (none: no device)."""
+    if _device is None:
+        return {"buffers": 0, "bytes": 0}
+    return {"buffers": _device.live_buffers, "bytes": _device.live_bytes}
 
 
 def current_device() -> "Device":
@@ -54,7 +61,7 @@ async def request_device() -> "Device":
     if _device is not None and not _device.lost:
         return _device
     js, to_js, _ = _js()
-    gpu = getattr(js.navigator, "gpu", None)
+    gpu = getattr(getattr(js, "navigator", None), "gpu", None)
     if not gpu:
         raise WebGPUUnavailableError("this browser has no navigator.gpu (WebGPU disabled?)")
     adapter = await gpu.requestAdapter()
@@ -138,6 +145,8 @@ class Device:
         self.pipelines: dict[Program, Pipeline] = {}
         self._layouts: dict[tuple, tuple] = {}
         self.compiled = 0  # pipelines compiled on this device, all sessions together
+        self.live_buffers = 0  # GPU buffers alive on the device, all sessions together
+        self.live_bytes = 0
         self._next_id = 0
 
         def on_lost(_info):
@@ -156,7 +165,15 @@ class Device:
     # ---- buffers -------------------------------------------------------------------
 
     def create_buffer(self, nbytes: int, usage: int, label: str = ""):
-        return self.js.createBuffer(self.obj({"size": int(nbytes), "usage": usage, "label": label}))
+        buffer = self.js.createBuffer(self.obj({"size": int(nbytes), "usage": usage, "label": label}))
+        self.live_buffers += 1
+        self.live_bytes += int(nbytes)
+        return buffer
+
+    def destroy_buffer(self, buffer, nbytes: int) -> None:
+        buffer.destroy()
+        self.live_buffers -= 1
+        self.live_bytes -= int(nbytes)
 
     def write(self, buffer, offset: int, data) -> None:
         """queue.writeBuffer from host memory without an intermediate copy."""

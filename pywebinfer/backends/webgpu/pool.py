@@ -98,13 +98,14 @@ class BufferPool:
 
     def end_run(self) -> None:
         for ident in [i for i in self.free if i not in self.used]:
-            self.free.pop(ident).buffer.destroy()
+            storage = self.free.pop(ident)
+            self.device.destroy_buffer(storage.buffer, storage.nbytes)
             del self.live[ident]
         self.used = set()
 
     def destroy(self) -> None:
         for storage in self.live.values():
-            storage.buffer.destroy()
+            self.device.destroy_buffer(storage.buffer, storage.nbytes)
         self.live.clear()
         self.free.clear()
         self.slots = [None] * len(self.slot_sizes)

@@ -161,7 +161,9 @@ def _preamble(program: Program) -> str:
     vec4s = max(1, -(-program.param_words // 4))
     lines.append(f"struct Params {{ w: array<vec4<u32>, {vec4s}> }}")
     lines.append(f"@group(0) @binding({len(program.tensors)}) var<uniform> P: Params;")
-    lines.append("fn p_word(k: u32) -> u32 { return P.w[k >> 2u][k & 3u]; }")
+    # a lane picked by selects: a dynamic index into a vector is slow on some compilers
+    lines.append("fn p_word(k: u32) -> u32 { let v = P.w[k >> 2u]; let j = k & 3u; "
+                 "return select(select(v.x, v.y, j == 1u), select(v.z, v.w, j == 3u), j >= 2u); }")
     # NaN and infinity from their bits at run time (constant expressions may not hold them)
     lines.append("fn f32_bits(b: u32) -> f32 { return bitcast<f32>(b); }")
     if any(kind == "f16" for _, kind, writable in program.tensors if writable):

@@ -8,7 +8,8 @@ from ....ops.conv import conv_pads, per_axis
 from ..tensor import FLOATS
 from . import claim, kinds_rule
 from .common import INT, Program, access_of, broadcast_shape, broadcast_strides, present
-from .matmul import ACT_PARAMS, activation, activation_rule
+from .layout import transposed_copy
+from .matmul import ACT_PARAMS, activation, activation_rule, matmul
 
 CONV_PARAMS = tuple((name, INT, 1) for name in (
     "c_in", "channels", "m_group", "in_h", "in_w", "k_h", "k_w", "stride_h", "stride_w",
@@ -61,12 +62,21 @@ def conv(op: str, inputs, attrs):
         return out
     n, channels, in_h, in_w = x4
     m, c_in, k_h, k_w = w4
-    pointwise = (k_h == k_w == 1 and strides == (1, 1) and tuple(begin) == (0, 0) and group == 1
-                 and (in_h * in_w) % 4 == 0)
-    mode = 2 if pointwise else 1 if y4[3] % 4 == 0 else 0
+    pointwise = k_h == k_w == 1 and strides == (1, 1) and tuple(begin) == (0, 0) and group == 1
     code, act = activation(attrs)
-    inputs_spec = [("X", "any"), ("W", "any")]
-    tensors = [x, w]
+    if pointwise and (in_h * in_w) % 4:
+        # rows of H*W do not pack into texels: multiply in [N, H*W, C] x [C, M] order,
+        # where whole texels run along C and M, then transpose in the epilogue
+        plane = in_h * in_w
+        xt = be.scratch((n, plane, channels), x.dtype)
+        transposed_copy(x, xt, (n, channels, plane), (0, 2, 1))
+        wt = be.derive(w, "pointwise_t", (channels, m),
+                       lambda t: transposed_copy(w, t, (m, channels), (1, 0)))
+        product = matmul("Conv", xt, wt, scratch=True)
+        mode, inputs_spec, tensors = 3, [("P", "any")], [product]
+    else:
+        mode = 2 if pointwise else 1 if y4[3] % 4 == 0 else 0
+        inputs_spec, tensors = [("X", "any"), ("W", "any")], [x, w]
     values = {"oshape": list(y4), "c_in": c_in, "channels": channels, "m_group": m // group,
               "in_h": in_h, "in_w": in_w, "k_h": k_h, "k_w": k_w, "stride_h": strides[0],
               "stride_w": strides[1], "pad_h": begin[0], "pad_w": begin[1],

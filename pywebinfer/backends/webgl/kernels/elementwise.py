@@ -180,7 +180,8 @@ def _legacy(op: str, be, a, b, attrs):
 
 def _binary(op: str, pick, kinds=NUMERIC, out_dtype=None, params=None) -> None:
     """Register ``op``: ``pick(kind, attrs)`` names the GLSL function for the operands'
-    kind; the output has the first operand's type, or ``out_dtype``."""
+    kind; the output has the first operand's type, or ``out_dtype``; ``params(a)`` gives
+    the (alpha, beta, gamma) uniforms from the first operand."""
 
     def kernel(ctx, inputs, attrs):
         a, b = inputs[0], inputs[1]
@@ -189,7 +190,7 @@ def _binary(op: str, pick, kinds=NUMERIC, out_dtype=None, params=None) -> None:
             b = _legacy(op, be, a, b, attrs)
         shape = broadcast_shape(op, a.shape, b.shape)
         out = be.output(0, shape, out_dtype or a.dtype)
-        elementwise(op, pick(a.kind, attrs), [a, b], out, *(params(attrs) if params else ()))
+        elementwise(op, pick(a.kind, attrs), [a, b], out, *(params(a) if params else ()))
         return out
 
     kernel.__name__ = op.lower()
@@ -240,7 +241,7 @@ _binary("Xor", _fixed("op_xor"), {"bool"}, BOOL)
 _binary("BitwiseAnd", _fixed("op_bitwise_and"), INTEGERS)
 _binary("BitwiseOr", _fixed("op_bitwise_or"), INTEGERS)
 _binary("BitwiseXor", _fixed("op_bitwise_xor"), INTEGERS)
-_binary("BitShift", _shift, INTEGERS)
+_binary("BitShift", _shift, INTEGERS, params=lambda a: (8 * a.dtype.itemsize,))
 
 
 def _prelu(ctx, inputs, attrs):

@@ -280,7 +280,7 @@ def _depth_to_space(ctx, inputs, attrs):
     if bs <= 0 or c % (bs * bs):
         raise ValueError(f"DepthToSpace: blocksize {bs} does not divide the {c} channels into blocks")
     out = x.backend.output(0, (n, c // (bs * bs), h * bs, w * bs), x.dtype)
-    if attrs.get("mode", "DCR") == "CRD":
+    if _block_mode("DepthToSpace", attrs) == "CRD":
         transposed_copy(x, out, (n, c // (bs * bs), bs, bs, h, w), (0, 1, 4, 2, 5, 3))
     else:
         transposed_copy(x, out, (n, bs, bs, c // (bs * bs), h, w), (0, 3, 4, 1, 5, 2))
@@ -296,8 +296,16 @@ def _space_to_depth(ctx, inputs, attrs):
     if bs <= 0 or h % bs or w % bs:
         raise ValueError(f"SpaceToDepth: blocksize {bs} does not divide the spatial size {h}x{w}")
     out = x.backend.output(0, (n, c * bs * bs, h // bs, w // bs), x.dtype)
-    transposed_copy(x, out, (n, c, h // bs, bs, w // bs, bs), (0, 3, 5, 1, 2, 4))
+    perm = (0, 1, 3, 5, 2, 4) if _block_mode("SpaceToDepth", attrs) == "CRD" else (0, 3, 5, 1, 2, 4)
+    transposed_copy(x, out, (n, c, h // bs, bs, w // bs, bs), perm)
     return out
+
+
+def _block_mode(op: str, attrs) -> str:
+    mode = attrs.get("mode", "DCR")
+    if mode not in ("DCR", "CRD"):
+        raise ValueError(f"{op}: unknown mode {mode!r}")
+    return mode
 
 
 claim("Transpose", _transpose, ANY)

@@ -99,8 +99,9 @@ def _batch_strides(shape, batch_shape, matrix: int) -> list[int]:
     return st
 
 
-def matmul(op: str, a, b, out_index: int = 0, c=None, attrs=None):
-    """numpy's matmul of a and b (+ bias c, activation): the output tensor."""
+def matmul(op: str, a, b, out_index: int = 0, c=None, attrs=None, scratch: bool = False):
+    """numpy's matmul of a and b (+ bias c, activation): node output ``out_index``, or a
+    scratch tensor."""
     be = backend_of([a, b])
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"{op}: operands must have rank >= 1, got {list(a.shape)} and {list(b.shape)}")
@@ -114,7 +115,7 @@ def matmul(op: str, a, b, out_index: int = 0, c=None, attrs=None):
     shape = list(batch) + ([m_len] if a.ndim > 1 else []) + ([n_len] if b.ndim > 1 else [])
     if c is not None:
         broadcast_shape(op, full, c.shape)
-    out = be.output(out_index, shape, a.dtype)
+    out = be.scratch(shape, a.dtype) if scratch else be.output(out_index, shape, a.dtype)
     if out.size == 0:
         return out
     if k_len == 0:

@@ -65,7 +65,7 @@ def reduce(op: str, x, axes, keepdims: bool, mode, out_index: int = 0, dtype=Non
                        ("rstride", INT, rr), ("rin", INT, rr), ("p", FLOAT, 1)),
                       (("XFORM", xform), ("COMBINE", combine), ("FINISH", finish),
                        ("SPECIAL", special), ("SELECT_LAST", int(select_last)), ("CONTIG", contig),
-                       ("RR", rr), ("TRUNC", trunc)), out.kind)
+                       ("RR", rr), ("TRUNC", trunc), ("BOOL", int(x.kind == "bool"))), out.kind)
     x.backend.draw(program, out, [x], {
         "oshape": [n for n, _ in kept], "kept": [s for _, s in kept], "k": k_len,
         "rshape": [n for n, _ in reduced] or [1], "rstride": rstride,

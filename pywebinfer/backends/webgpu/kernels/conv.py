@@ -16,7 +16,7 @@ from ..tensor import FLOATS
 from . import claim, kinds_rule
 from .common import F32, I32, U32, Program, backend_of, float_bits, present
 from .elementwise import binary, unary
-from .matmul import ACTIVATIONS, activation, gemm_dispatch
+from .matmul import ACT_CODES, ACTIVATIONS, activation, gemm_dispatch
 
 FLOAT_ONLY = kinds_rule(FLOATS, inputs=None)
 TILE = 64
@@ -25,7 +25,8 @@ DIRECT_MAX_K = 64  # ... or window sizes (channels x taps) up to this
 CONV_PARAMS = (("in_sp", U32, 3), ("out_sp", U32, 3), ("kernel", U32, 3), ("stride", U32, 3),
                ("dilation", U32, 3), ("pad", I32, 3), ("channels", U32, 1),
                ("group_channels", U32, 1), ("out_channels", U32, 1), ("group_out", U32, 1),
-               ("batch", U32, 1), ("act_alpha", F32, 1), ("act_beta", F32, 1))
+               ("batch", U32, 1), ("has_bias", U32, 1), ("has_residual", U32, 1), ("act", U32, 1),
+               ("act_alpha", F32, 1), ("act_beta", F32, 1))
 
 # an activation applied after a separate residual Add: the unary op of the same function
 UNARY_OF = {"act_relu": "op_relu", "act_sigmoid": "op_sigmoid", "act_tanh": "op_tanh",
@@ -49,11 +50,10 @@ def conv_dispatch(file, x, w, bias, residual, y, geometry, act, grid=None) -> No
     z = residual if residual is not None else be.dummy()
     program = Program(
         file, (("X", x.kind, False), ("W", w.kind, False), ("B", b.kind, False),
-               ("Z", z.kind, False), ("Y", y.kind, True)), CONV_PARAMS,
-        (("HAS_BIAS", "true" if bias is not None else "false"),
-         ("HAS_RESIDUAL", "true" if residual is not None else "false"), ("ACT", fn)),
+               ("Z", z.kind, False), ("Y", y.kind, True)), CONV_PARAMS, (),
         256 if file == "conv_gemm.wgsl" else 64)
-    params = dict(geometry, act_alpha=alpha, act_beta=beta)
+    params = dict(geometry, has_bias=int(bias is not None), has_residual=int(residual is not None),
+                  act=ACT_CODES[fn], act_alpha=alpha, act_beta=beta)
     be.dispatch(program, [x, w, b, z, y], params, threads=None if grid else y.size, grid=grid)
 
 

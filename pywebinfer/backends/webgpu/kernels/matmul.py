@@ -12,13 +12,21 @@ from .common import F32, U32, Program, backend_of, broadcast_shape, broadcast_st
 
 FLOAT_ONLY = kinds_rule(FLOATS, inputs=None)
 TILE = 64
-SMALL_M = 16  # fewer rows than this: one invocation per output (matmul_small.wgsl)
+# fewer rows or a shorter inner dimension than this: one invocation per output
+# (matmul_small.wgsl), where a 64x64 tile would hold mostly padding or barely be reused
+SMALL_M = 16
+SMALL_K = 64
 MATMUL_PARAMS = (("count", U32, 1), ("m", U32, 1), ("n", U32, 1), ("k", U32, 1), ("alpha", F32, 1), ("beta", F32, 1),
                  ("sam", U32, 1), ("sak", U32, 1), ("sbk", U32, 1), ("sbn", U32, 1),
-                 ("scm", U32, 1), ("scn", U32, 1), ("act_alpha", F32, 1), ("act_beta", F32, 1),
+                 ("scm", U32, 1), ("scn", U32, 1), ("has_c", U32, 1), ("has_z", U32, 1),
+                 ("act", U32, 1), ("act_alpha", F32, 1), ("act_beta", F32, 1),
                  ("batch_rank", U32, 1), ("batch_shape", U32, 8), ("batch_sa", U32, 8),
                  ("batch_sb", U32, 8))
 
+# activations.wgsl's functions by the code its activate() switches on
+ACT_CODES = {"act_none": 0, "act_relu": 1, "act_sigmoid": 2, "act_tanh": 3, "act_hard_swish": 4,
+             "act_leaky_relu": 5, "act_hard_sigmoid": 6, "act_clip": 7, "act_gelu": 8,
+             "act_gelu_tanh": 9, "act_silu": 10}
 # the fused ops' activation attribute -> (activations.wgsl function, default alpha, beta)
 ACTIVATIONS = {"": ("act_none", 0.0, 0.0), "Relu": ("act_relu", 0.0, 0.0),
                "Sigmoid": ("act_sigmoid", 0.0, 0.0), "Tanh": ("act_tanh", 0.0, 0.0),
@@ -55,20 +63,20 @@ def gemm_dispatch(a, b, c, y, m, n, k, a_strides, b_strides, c_strides, batch, a
     fn, act_alpha, act_beta = act
     c_tensor = c if c is not None else be.dummy()
     z_tensor = residual if residual is not None else be.dummy()
-    small = m < SMALL_M
+    small = m < SMALL_M or k < SMALL_K
     program = Program(
         "matmul_small.wgsl" if small else "matmul.wgsl",
         (("A", a.kind, False), ("B", b.kind, False), ("C", c_tensor.kind, False),
          ("Z", z_tensor.kind, False), ("Y", y.kind, True)), MATMUL_PARAMS,
-        (("HAS_C", "true" if c is not None else "false"),
-         ("HAS_Z", "true" if residual is not None else "false"), ("ACT", fn)), 64 if small else 256)
+        (), 64 if small else 256)
     batch_shape, batch_sa, batch_sb = batch
     count = math.prod(batch_shape)
     grid = None if small else (-(-n // TILE), -(-m // TILE), count)
     be.dispatch(program, [a, b, c_tensor, z_tensor, y], {
         "count": count, "m": m, "n": n, "k": k, "alpha": alpha, "beta": beta, "sam": a_strides[0],
         "sak": a_strides[1], "sbk": b_strides[0], "sbn": b_strides[1], "scm": c_strides[0],
-        "scn": c_strides[1], "act_alpha": act_alpha, "act_beta": act_beta,
+        "scn": c_strides[1], "has_c": int(c is not None), "has_z": int(residual is not None),
+        "act": ACT_CODES[fn], "act_alpha": act_alpha, "act_beta": act_beta,
         "batch_rank": len(batch_shape), "batch_shape": batch_shape, "batch_sa": batch_sa,
         "batch_sb": batch_sb,
     }, threads=count * m * n if small else None, grid=grid)
@@ -91,6 +99,9 @@ def matmul_into(op, a, b, bias, act, out=0):
         raise ValueError(f"{op}: an empty inner dimension is not supported on webgpu")
     sa = [s * m * k for s in broadcast_strides(a_shape[:-2], batch)]
     sb = [s * k * n for s in broadcast_strides(b_shape[:-2], batch)]
+    if not any(sb) and all(s == m * k * math.prod(batch[i + 1:]) for i, s in enumerate(sa)):
+        # B is shared by every batch and A is one contiguous run: one taller product
+        m, sa, sb, batch = m * math.prod(batch), [], [], ()
     dims, (sa, sb) = coalesce(batch, sa, sb) if batch else ([1], ([0], [0]))
     c_strides = (0, 0)
     if bias is not None:

@@ -1,7 +1,7 @@
-"""Softmax, LogSoftmax and Hardmax (softmax.wgsl); LayerNormalization,
+"""Softmax, LogSoftmax and Hardmax (softmax.wgsl, softmax_short.wgsl); LayerNormalization,
 InstanceNormalization, GroupNormalization and RMSNormalization (normalize.wgsl);
-BatchNormalization in inference mode (batchnorm.wgsl).  Rows are reduced by one
-workgroup each, in workgroup memory."""
+BatchNormalization in inference mode (batchnorm.wgsl); LRN (lrn.wgsl).  Long rows are
+reduced by one workgroup each, in workgroup memory; short ones by one invocation."""
 from __future__ import annotations
 
 import math
@@ -15,6 +15,7 @@ from .common import F32, U32, Program, broadcast_strides, coalesce, present
 
 FLOAT_ONLY = kinds_rule(FLOATS, inputs=None)
 SOFTMAX_PARAMS = (("rows", U32, 1), ("len", U32, 1), ("inner", U32, 1))
+SHORT_ROW = 128  # rows shorter than this are one invocation's work (softmax_short.wgsl)
 
 
 def _axis(op, axis, rank):
@@ -37,10 +38,14 @@ def _softmax(op: str, mode: str):
             axis = _axis(op, attrs.get("axis", -1), x.ndim)
             length, inner = x.shape[axis] if x.ndim else 1, math.prod(x.shape[axis + 1:])
         rows = x.size // length
-        program = Program("softmax.wgsl", (("X", x.kind, False), ("Y", y.kind, True)), SOFTMAX_PARAMS,
-                          (("MODE", mode),))
-        be.dispatch(program, [x, y], {"rows": rows, "len": length, "inner": inner},
-                    grid=dispatch_grid(rows))
+        short = length < SHORT_ROW
+        program = Program("softmax_short.wgsl" if short else "softmax.wgsl",
+                          (("X", x.kind, False), ("Y", y.kind, True)), SOFTMAX_PARAMS, (("MODE", mode),))
+        params = {"rows": rows, "len": length, "inner": inner}
+        if short:
+            be.dispatch(program, [x, y], params, threads=rows)
+        else:
+            be.dispatch(program, [x, y], params, grid=dispatch_grid(rows))
         return y
 
     run.__name__ = mode
@@ -197,3 +202,28 @@ def _batch_norm_rule(kinds_in, kinds_out, attrs, node=None):
 
 
 claim("BatchNormalization", batch_norm, _batch_norm_rule)
+
+
+LRN_PARAMS = (("n", U32, 1), ("spatial", U32, 1), ("channels", U32, 1), ("size", U32, 1),
+              ("alpha", F32, 1), ("beta", F32, 1), ("bias", F32, 1))
+
+
+def lrn(ctx, inputs, attrs):
+    x = inputs[0]
+    if "size" not in attrs or int(attrs["size"]) <= 0:
+        raise ValueError("LRN: a positive size attribute is required")
+    if x.ndim < 2:
+        raise ValueError(f"LRN: X must have rank 2 or more, got {x.ndim}")
+    be = x.backend
+    y = be.empty(x.shape, x.dtype, 0)
+    if y.size:
+        program = Program("lrn.wgsl", (("X", x.kind, False), ("Y", y.kind, True)), LRN_PARAMS)
+        be.dispatch(program, [x, y], {"n": x.size, "spatial": math.prod(x.shape[2:]),
+                                      "channels": x.shape[1], "size": int(attrs["size"]),
+                                      "alpha": float(attrs.get("alpha", 1e-4)),
+                                      "beta": float(attrs.get("beta", 0.75)),
+                                      "bias": float(attrs.get("bias", 1.0))}, threads=x.size)
+    return y
+
+
+claim("LRN", lrn, FLOAT_ONLY)

@@ -62,8 +62,14 @@ def ratio_rows(results: dict) -> list[dict]:
             tfjs = [r for r in results["records"] if r["workload"] == workload["name"]
                     and r["runtime"] == "tfjs" and r["median_ms"]]
             best_tfjs = min(tfjs, key=lambda r: r["median_ms"]) if tfjs else None
-            why = mine["error"] if mine["status"] != "ok" else (
-                f"{label(peer)}: {peer['status']}: {peer['error']}" if peer and peer["status"] != "ok" else "")
+            if mine["status"] != "ok":
+                why = mine["error"]
+            elif peer and peer["status"] != "ok":
+                why = f"{label(peer)}: {peer['status']}: {peer['error']}"
+            elif peer and peer["median_ms"] is None:
+                why = f"{label(peer)}: {peer['note']}"
+            else:
+                why = ""
             rows.append({"workload": workload["name"], "mine": mine, "peer": peer, "ratio": ratio,
                          "best_tfjs": best_tfjs, "why": why or mine.get("note") or ""})
     return rows
@@ -105,7 +111,7 @@ def detail_table(results: dict) -> str:
 
 
 def cold_table(results: dict) -> str:
-    runs = [c for c in results.get("cold_start", [])]
+    runs = results.get("cold_start", [])
     if not runs:
         return "(cold start not measured)"
     names = []
@@ -132,7 +138,8 @@ def markdown(results: dict) -> str:
     browser = env.get("browser") or {}
     adapter = browser.get("gpu_adapter") or {}
     head = [
-        f"pywebinfer benchmark, {results['started']} ({results['duration_s']:.0f} s)",
+        f"pywebinfer benchmark, {results['started']} ({results['duration_s']:.0f} s)"
+        + ("" if results.get("complete", True) else " INCOMPLETE: the harness did not finish"),
         f"browser: {browser.get('user_agent', '?')}; {browser.get('hardware_concurrency', '?')} cores; "
         f"crossOriginIsolated={browser.get('cross_origin_isolated')}; "
         f"WebGPU adapter: {adapter.get('vendor') or '-'} {adapter.get('architecture') or ''} "
@@ -162,12 +169,12 @@ def chart(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in ratio_rows(results)]
+    rows = ratio_rows(results)
     configs = [c for c in PYWEBINFER_ROWS if any(r["mine"]["config"] == c for r in rows)]
     workloads = [w["name"] for w in results["workloads"]]
     colors = plt.get_cmap("tab10")
     height = 0.8 / max(len(configs), 1)
-    fig, ax = plt.subplots(figsize=(10, 1.0 + 0.9 * len(workloads)))
+    fig, ax = plt.subplots(figsize=(12, 1.2 + 0.9 * len(workloads)))
     for i, config_id in enumerate(configs):
         for j, workload in enumerate(workloads):
             row = next((r for r in rows if r["workload"] == workload and r["mine"]["config"] == config_id), None)
@@ -178,7 +185,7 @@ def chart(results: dict, path: Path) -> None:
                         label=label(row["mine"]) if j == 0 else None)
                 ax.text(row["ratio"], y, f" {row['ratio']:.2f}×", va="center", fontsize=7)
             elif row:
-                ax.text(1.0, y, f" {row['mine']['status'] if row['mine']['status'] != 'ok' else 'no peer'}",
+                ax.text(1.0, y, f" {row['mine']['status'] if row['mine']['status'] != 'ok' else 'no peer median'}",
                         va="center", fontsize=7, color="grey")
                 ax.barh(y, 0, height=height, color=colors(i), label=label(row["mine"]) if j == 0 else None)
     ax.axvline(1.0, color="black", linewidth=0.8)
@@ -188,7 +195,7 @@ def chart(results: dict, path: Path) -> None:
     ax.invert_yaxis()
     ax.set_xlabel("pywebinfer median / onnxruntime median (same run; > 1 = pywebinfer slower)")
     ax.set_title(f"pywebinfer vs onnxruntime-web, {results['started']}")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -31,7 +31,7 @@ class Workload:
     name: str
     title: str
     kind: str                 # "model" | "micro"
-    runs: int                 # timed runs wanted per configuration (at least 20)
+    runs: int                 # the most timed runs per configuration
     budget_s: float           # timed-phase budget per configuration; fewer runs if exceeded
     flops: float = 0.0        # per run, for GFLOP/s in the report (micro-benchmarks)
     op: dict = field(default_factory=dict)
@@ -41,27 +41,27 @@ def _conv_flops(c_in, c_out, h_out, w_out, k, group=1):
     return 2.0 * (c_in // group) * c_out * h_out * w_out * k * k
 
 
-# MobileNet-v1 layer shapes at 56x56: the depthwise and pointwise pair of its third
-# block (128 channels), and a dense 3x3 convolution 32 -> 64 of the same resolution.
+# Convolutions at MobileNet-v1's 56x56 stage: the depthwise and pointwise pair of its
+# 128-channel block, and a dense 3x3 (32 -> 64 channels) at the same resolution.
 WORKLOADS = [
     Workload("efficientnet_lite0", "EfficientNet-Lite0 (dynamo), chelsea 1x3x224x224", "model",
-             runs=30, budget_s=10.0),
+             runs=30, budget_s=8.0),
     Workload("minilm_4x11", "all-MiniLM-L6-v2, 4 sentences x 11 tokens", "model",
-             runs=30, budget_s=10.0),
+             runs=30, budget_s=8.0),
     Workload("minilm_1x128", "all-MiniLM-L6-v2, 1 x 128 tokens", "model",
-             runs=30, budget_s=10.0),
+             runs=30, budget_s=8.0),
     *[Workload(f"sgemm_{n}", f"SGEMM {n}x{n}x{n} (MatMul, both operands inputs)", "micro",
-               runs=30, budget_s=3.0, flops=2.0 * n ** 3, op={"type": "matmul", "m": n, "k": n, "n": n})
+               runs=30, budget_s=2.0, flops=2.0 * n ** 3, op={"type": "matmul", "m": n, "k": n, "n": n})
       for n in (256, 512, 1024)],
-    Workload("conv3x3", "Conv 3x3, 1x32x56x56 -> 64, pad 1", "micro", runs=30, budget_s=3.0,
+    Workload("conv3x3", "Conv 3x3, 1x32x56x56 -> 64, pad 1", "micro", runs=30, budget_s=2.0,
              flops=_conv_flops(32, 64, 56, 56, 3),
              op={"type": "conv", "n": 1, "c": 32, "h": 56, "w": 56, "m": 64, "k": 3, "pad": 1,
                  "stride": 1, "group": 1}),
     Workload("dwconv3x3", "Depthwise conv 3x3, 1x128x56x56, pad 1", "micro", runs=30,
-             budget_s=3.0, flops=_conv_flops(128, 128, 56, 56, 3, group=128),
+             budget_s=2.0, flops=_conv_flops(128, 128, 56, 56, 3, group=128),
              op={"type": "conv", "n": 1, "c": 128, "h": 56, "w": 56, "m": 128, "k": 3, "pad": 1,
                  "stride": 1, "group": 128}),
-    Workload("conv1x1", "Conv 1x1, 1x128x56x56 -> 128", "micro", runs=30, budget_s=3.0,
+    Workload("conv1x1", "Conv 1x1, 1x128x56x56 -> 128", "micro", runs=30, budget_s=2.0,
              flops=_conv_flops(128, 128, 56, 56, 1),
              op={"type": "conv", "n": 1, "c": 128, "h": 56, "w": 56, "m": 128, "k": 1, "pad": 0,
                  "stride": 1, "group": 1}),

@@ -6,7 +6,9 @@
 //   1 reflect   2 edge (clamp)   3 wrap (also Tile's repetition)
 // The source element is at src_base + sum(s * in_stride), the destination at
 // dst_base + sum(c * dst_stride) (contiguous unless writing into a Concat's part).
-// Elements move as raw words: any element type.
+// With u_run > 1 an invocation copies a run of that many elements, contiguous in both
+// (the host takes the innermost dimension out of the shape): the index arithmetic is
+// paid once per run.  Elements move as raw words: any element type.
 fn source_coordinate(s: i32, size: i32, mode: u32) -> i32 {
   if (s >= 0 && s < size) { return s; }
   if (mode == 2u) { return clamp(s, 0, size - 1); }
@@ -44,9 +46,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
   if (inside) {
-    for (var w = 0u; w < W_Y; w++) { Y[dst * W_Y + w] = X[src * W_X + w]; }
+    let words = u_run() * W_Y;
+    for (var w = 0u; w < words; w++) { Y[dst * W_Y + w] = X[src * W_X + w]; }
   } else {
-    Y[dst * W_Y] = u_pad_lo();
-    if (W_Y == 2u) { Y[dst * W_Y + 1u] = u_pad_hi(); }
+    for (var r = 0u; r < u_run(); r++) {
+      Y[(dst + r) * W_Y] = u_pad_lo();
+      if (W_Y == 2u) { Y[(dst + r) * W_Y + 1u] = u_pad_hi(); }
+    }
   }
 }

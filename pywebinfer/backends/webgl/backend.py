@@ -207,6 +207,8 @@ class WebGLBackend:
         """``x``'s data under another shape, without a copy (Reshape, Squeeze, ...); a
         temporary view is released when the node's kernel returns."""
         shape = tuple(int(d) for d in shape)
+        if x.texture is None and x.constant and not x.meta:
+            self._texture_of(x)  # views of a weight share its resident texture
         host = None if x.host is None else np.asarray(x.host).reshape(shape)
         tensor = GLTensor(self, shape, x.dtype, x.texture, host=host, meta=x.meta)
         if temporary:

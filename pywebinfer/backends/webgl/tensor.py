@@ -2,11 +2,12 @@
 
 Packing: every tensor is an RGBA32F texture holding its elements in flat (row-major)
 order, four to a texel: texel ``t`` holds elements ``4t .. 4t+3`` in r, g, b, a, and
-texel ``t`` sits at ``(t % width, t / width)`` of a texture of any width.  Why:
+texel ``t`` sits at ``(t % width, t / width)`` of its texture, whose width is a power of
+two (device.py), so shaders find it with a mask and a shift.  Why:
 
 * a fragment shader computes one texel, so it writes four consecutive elements: a
-  4M-element multiply-exp took 26 ms a draw this way against 58 ms with one element a
-  texel (R32F) on this project's SwiftShader, and a texel fetch brings in four values;
+  4M-element multiply-exp took about 30 ms a draw this way against 60 ms with one
+  element a texel (R32F) on this project's SwiftShader, and a fetch brings in four values;
 * the flat order is the tensor's own, so Reshape, Flatten, Squeeze and Unsqueeze are
   free (another shape over the same texture), and any texture with enough texels can
   hold any tensor (the pool reuses them across shapes);

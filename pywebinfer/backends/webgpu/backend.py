@@ -17,7 +17,7 @@ from ...ops.registry import REGISTRY
 from .device import Encoder, current_device
 from .pool import BufferPool
 from .shaders import Program, dispatch_grid
-from .tensor import ONNX_KINDS, GPUTensor, from_gpu_words, gpu_nbytes, layout, to_gpu_words
+from .tensor import ONNX_KINDS, GPUTensor, from_gpu_words, gpu_nbytes, to_gpu_words
 
 # a tensor this small keeps its values on the host as well ("known"): shape-like inputs
 # (Reshape's shape, Slice's starts, ...) are read from there without a readback
@@ -473,4 +473,4 @@ class _Profiler:
         self.gpu.destroy_buffer(self.resolve_buffer, 8 * QUERY_CAPACITY)
 
 
-__all__ = ["WebGPUBackend", "layout"]
+__all__ = ["WebGPUBackend"]

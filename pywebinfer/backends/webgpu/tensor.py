@@ -65,10 +65,6 @@ def layout(dtype) -> tuple[str, int, type]:
                          f"(supported: {sorted(str(d) for d in _LAYOUT)})") from None
 
 
-def kind_of(dtype) -> str:
-    return layout(dtype)[0]
-
-
 def to_gpu_words(array: np.ndarray) -> np.ndarray:
     """The array as the contiguous words the GPU holds (a view where no widening is needed)."""
     if dtypes.widened_type(array) is not None:

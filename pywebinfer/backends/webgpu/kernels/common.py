@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..shaders import F32, I32, U32, Program
-from ..tensor import COMPUTE_TYPE, FLOATS, GPUTensor
+from ..tensor import COMPUTE_TYPE, GPUTensor
 
 MAX_RANK = 8  # dimensions the index helpers take (uniform arrays of 8)
 
@@ -34,11 +34,6 @@ def host(op: str, t, what: str) -> np.ndarray:
             f"computed on the GPU from tensor data (a data-dependent shape); place this node "
             f"on a CPU provider (providers=['webgpu', 'numpy'])")
     return np.asarray(t.known)
-
-
-def host_ints(op: str, t, what: str) -> list[int]:
-    values = host(op, t, what)
-    return [] if values is None else [int(v) for v in np.asarray(values).reshape(-1)]
 
 
 def strides(shape) -> list[int]:
@@ -87,10 +82,6 @@ def compute_kind(kind: str) -> str:
     return {"f32": "f", "i32": "i", "u32": "u"}[COMPUTE_TYPE[kind]]
 
 
-def is_float(kind: str) -> bool:
-    return kind in FLOATS
-
-
 def elementwise_program(file: str, tensors, params, subst=(), libs=()) -> Program:
     return Program(file, tuple(tensors), tuple(params), tuple(subst), 64, tuple(libs))
 
@@ -108,5 +99,5 @@ def value_words(value, dtype) -> tuple[int, int]:
 
 
 __all__ = ["F32", "I32", "U32", "MAX_RANK", "Program", "backend_of", "present", "host",
-           "host_ints", "strides", "broadcast_shape", "broadcast_strides", "coalesce",
-           "compute_kind", "is_float", "elementwise_program", "float_bits", "value_words"]
+           "strides", "broadcast_shape", "broadcast_strides", "coalesce",
+           "compute_kind", "elementwise_program", "float_bits", "value_words"]

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from .... import dtypes
-from ..tensor import ALL, FLOATS, INTEGERS, NUMERIC, SIGNED, UNSIGNED
+from ..tensor import ALL, FLOATS, INTEGERS, NUMERIC, SIGNED
 from . import claim, kinds_rule
 from .common import (
     U32, backend_of, broadcast_shape, broadcast_strides, coalesce, compute_kind,
@@ -381,4 +381,4 @@ claim("Cast", cast, kinds_rule(CAST_KINDS, outputs=CAST_KINDS))
 claim("CastLike", cast_like, kinds_rule(CAST_KINDS, inputs=(0, 1), outputs=CAST_KINDS))
 
 
-__all__ = ["unary", "binary", "cast_to", "host"]
+__all__ = ["unary", "binary", "cast_to"]

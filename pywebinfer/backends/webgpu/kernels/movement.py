@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ....ops.shape import int_list, normalize_axes, normalize_axis, scalar_int
 from ..tensor import ALL
 from . import claim, kinds_rule
@@ -17,7 +15,7 @@ from .common import (
 )
 
 ANY = kinds_rule(ALL)
-COPY_PARAMS = (("n", U32, 1), ("rank", U32, 1), ("mode", U32, 1), ("src_base", U32, 1),
+COPY_PARAMS = (("n", U32, 1), ("run", U32, 1), ("rank", U32, 1), ("mode", U32, 1), ("src_base", U32, 1),
                ("dst_base", U32, 1), ("pad_lo", U32, 1), ("pad_hi", U32, 1), ("shape", U32, 8),
                ("start", I32, 8), ("step", I32, 8), ("in_dim", U32, 8), ("in_stride", U32, 8),
                ("dst_stride", U32, 8))
@@ -36,6 +34,10 @@ def strided_copy(x, y, shape, start, step, in_dim, in_stride, dst_stride, src_ba
             src_base += start[d] * in_stride[d]  # a single position inside: a constant offset
             continue
         dims.append((shape[d], start[d], step[d], in_dim[d], in_stride[d], dst_stride[d]))
+    run = 1
+    if dims and dims[-1][1:3] == (0, 1) and dims[-1][4:] == (1, 1) and dims[-1][0] <= dims[-1][3]:
+        # the innermost dimension reads and writes one contiguous run: copy it whole
+        run = dims.pop()[0]
     if not dims:
         dims = [(1, 0, 1, 1, 0, 0)]
     if len(dims) > MAX_RANK:
@@ -43,10 +45,10 @@ def strided_copy(x, y, shape, start, step, in_dim, in_stride, dst_stride, src_ba
     columns = list(zip(*dims))
     program = elementwise_program("copy.wgsl", (("X", x.kind, False), ("Y", y.kind, True)), COPY_PARAMS)
     x.backend.dispatch(program, [x, y], {
-        "n": n, "rank": len(dims), "mode": mode, "src_base": src_base, "dst_base": dst_base,
+        "n": n // run, "run": run, "rank": len(dims), "mode": mode, "src_base": src_base, "dst_base": dst_base,
         "pad_lo": pad[0], "pad_hi": pad[1], "shape": columns[0], "start": columns[1],
         "step": columns[2], "in_dim": columns[3], "in_stride": columns[4], "dst_stride": columns[5],
-    }, threads=n)
+    }, threads=n // run)
 
 
 def plain_copy(x, y, shape, in_stride, dst_stride, src_base=0, dst_base=0) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 
 from .... import dtypes
 from ....ops import shape as reference
-from ....ops.shape import int_list, normalize_axis, scalar_int
+from ....ops.shape import int_list
 from ..tensor import ALL, FLOATS, NUMERIC
 from . import claim, kinds_rule
 from .common import U32, elementwise_program, host, present, value_words
@@ -208,4 +208,4 @@ def eye_like(ctx, inputs, attrs):
 claim("EyeLike", eye_like, kinds_rule(ALL, inputs=(), outputs=ALL - {"f64"}))
 
 
-__all__ = ["fill", "normalize_axis", "scalar_int"]
+__all__ = ["fill"]

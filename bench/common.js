@@ -138,7 +138,8 @@
 
   // ------------------------------------------------------------ worker calls
   bench.errorText = function (error) {
-    if (error instanceof Error) return `${error.name}: ${error.message}`;
+    // a worker's error arrives as an Error whose message already names its type
+    if (error instanceof Error) return error.name === "Error" ? error.message : `${error.name}: ${error.message}`;
     if (typeof error === "number") return `error code ${error} (a C++ exception pointer)`;
     return String(error);
   };

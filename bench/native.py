@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import math
 import platform
 import statistics
 import sys
@@ -97,9 +98,12 @@ def run_workload(spec: dict, settings: dict) -> list[dict]:
         outputs = runners[config_id].run(names, feeds)
         ms = (time.perf_counter() - start) * 1000
         if check:
+            record = records[config_id]
             diff = max_abs_diff(outputs, references)
-            previous = records[config_id]["max_abs_diff"] or 0.0
-            records[config_id]["max_abs_diff"] = max(previous, diff)
+            if math.isfinite(diff):
+                record["max_abs_diff"] = max(record["max_abs_diff"] or 0.0, diff)
+            else:  # JSON has no Infinity: the note says it instead
+                record["note"] = "output has NaN or Inf values"
         return ms
 
     for config_id in list(runners):
@@ -140,7 +144,7 @@ def run_workload(spec: dict, settings: dict) -> list[dict]:
                       mean_ms=statistics.fmean(times))
         if len(times) < settings["wanted_runs"]:
             record["note"] = (f"only {len(times)} timed run{'' if len(times) == 1 else 's'} (a run "
-                              f"takes ~{round(record['median_ms'])} ms; budget {spec['budget_s']} s "
+                              f"takes ~{round(record['median_ms'])} ms; budget {spec['budget_s']:g} s "
                               f"per configuration)")
     return list(records.values())
 

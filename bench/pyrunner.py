@@ -61,11 +61,7 @@ class Runner:
         js.bench.meter.resetPeak()
         start = time.perf_counter()
         # create_async awaits what a GPU backend needs (its device) before building
-        create_async = getattr(pywebinfer.InferenceSession, "create_async", None)
-        if create_async is not None:
-            self.session = await create_async(model, providers=self.providers)
-        else:
-            self.session = pywebinfer.InferenceSession(model, providers=self.providers)
+        self.session = await pywebinfer.InferenceSession.create_async(model, providers=self.providers)
         load_ms = (time.perf_counter() - start) * 1000
         placement = collections.Counter(backend for _, _, backend in self.session.placement)
         return {"load_ms": load_ms, "providers": self.providers, "placement": dict(placement)}

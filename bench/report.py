@@ -60,7 +60,7 @@ def ratio_rows(results: dict) -> list[dict]:
             if mine["median_ms"] and peer and peer["median_ms"]:
                 ratio = mine["median_ms"] / peer["median_ms"]
             tfjs = [r for r in results["records"] if r["workload"] == workload["name"]
-                    and r["runtime"] == "tfjs" and r["median_ms"]]
+                    and r["runtime"] == "tfjs" and r["median_ms"] and mine["host"] == "chromium"]
             best_tfjs = min(tfjs, key=lambda r: r["median_ms"]) if tfjs else None
             if mine["status"] != "ok":
                 why = mine["error"]

@@ -3,7 +3,8 @@
 // (n, m, oy, ox) sums W[m, c, ky, kx] * X[n, g * c_in + c, iy, ix] over its group g's
 // c_in channels, with iy = oy * stride_h - pad_h + ky * dil_h (ix likewise).
 // MODE 0: each of a texel's four outputs alone; 1: four neighbours along a row (the
-// output width a multiple of 4) share each weight; 2: a pointwise (1x1, stride 1, no
+// output width a multiple of 4) share each weight and read the input row's run under
+// their taps as RUN_TEXELS whole texels; 2: a pointwise (1x1, stride 1, no
 // pad, one group) convolution over H*W a multiple of 4, a matrix product reading texels
 // of X along H*W (and of W along C when C4 is 1); 3: the epilogue of a pointwise
 // convolution computed as a matrix product in [N, H*W, M] order: P holds that product,
@@ -44,33 +45,51 @@ float conv1(int n, int m, int oy, int ox) {
 #endif
 
 #if {{MODE}} == 1
+// a run of X's elements from first on, read as whole texels: window[j] is element
+// (first & ~3) + j; the lanes' taps along a row all fall in one such run
+void load_run(int first, out float window[4 * {{RUN_TEXELS}}]) {
+  int t0 = first >> 2;
+  for (int j = 0; j < {{RUN_TEXELS}}; j++) {
+    vec4 v = X_texel(t0 + j);
+    window[4 * j] = v.x;
+    window[4 * j + 1] = v.y;
+    window[4 * j + 2] = v.z;
+    window[4 * j + 3] = v.w;
+  }
+}
+
 vec4 conv4(int n, int m, int oy, int ox) {
   int c_in = u_c_in();
   int g = m / u_m_group();
   int kh = u_k_h();
   int kw = u_k_w();
   int in_w = u_in_w();
-  ivec4 x0 = (ivec4(ox) + ivec4(0, 1, 2, 3)) * u_stride_w() - u_pad_w();
+  int sw = u_stride_w();
+  int dw = u_dil_w();
+  int col0 = ox * sw - u_pad_w();  // lane 0's column at tap 0
   vec4 acc = vec4(0.0);
+  float window[4 * {{RUN_TEXELS}}];
   for (int c = 0; c < c_in; c++) {
     int plane = (n * u_channels() + g * c_in + c) * u_in_h();
     int w_base = (m * c_in + c) * kh * kw;
     for (int ky = 0; ky < kh; ky++) {
       int iy = oy * u_stride_h() - u_pad_h() + ky * u_dil_h();
       if (iy < 0 || iy >= u_in_h()) continue;
-      int row = (plane + iy) * in_w;
+      int first = (plane + iy) * in_w + col0;
+      load_run(first, window);
+      int skew = first - 4 * (first >> 2);
       for (int kx = 0; kx < kw; kx++) {
-        ivec4 ix = x0 + kx * u_dil_w();
-        bvec4 inside = bvec4(vec4(greaterThanEqual(ix, ivec4(0))) * vec4(lessThan(ix, ivec4(in_w))));
-        ivec4 at = row + clamp(ix, 0, in_w - 1);
-        vec4 x = mix(vec4(0.0), vec4(X_at(at.x), X_at(at.y), X_at(at.z), X_at(at.w)), inside);
+        vec4 x;
+        for (int q = 0; q < 4; q++) {
+          int col = col0 + q * sw + kx * dw;
+          x[q] = col >= 0 && col < in_w ? window[skew + q * sw + kx * dw] : 0.0;
+        }
         acc += W_at(w_base + ky * kw + kx) * x;
       }
     }
   }
   return acc;
 }
-
 #endif
 
 #if {{MODE}} == 2

@@ -172,7 +172,7 @@ def test_node_conformance_of_claimed_ops_in_chromium():
     sys.path.insert(0, str(REPO_ROOT / "tests" / "browser"))
     import conformance_in_browser
 
-    assert conformance_in_browser.main(["--backend", "webgl"]) == 0
+    assert conformance_in_browser.main(["--backend", "webgl", "--no-light"]) == 0
 
 
 # ---- real models ---------------------------------------------------------------------------

@@ -62,7 +62,7 @@ class WebGLBackend:
             if kind is False:
                 vtype = graph.value_type(name)
                 what = vtype.describe()
-                if vtype.kind == "tensor":
+                if vtype.kind == "tensor" and dtypes.name(vtype.elem_type) not in what:
                     what += f" ({dtypes.name(vtype.elem_type)})"
                 return f"{name!r} is {what}, which WebGL2 float textures do not hold"
         return rule_of(node.op_type, node.domain)(node, kinds_in, kinds_out)

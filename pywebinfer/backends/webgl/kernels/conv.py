@@ -8,9 +8,10 @@ from ....ops.conv import conv_pads, per_axis
 from ..tensor import FLOATS
 from . import claim, kinds_rule
 from .common import INT, Program, access_of, broadcast_shape, broadcast_strides, present
-from .layout import transposed_copy
+from .layout import affine_copy, transposed_copy
 from .matmul import ACT_PARAMS, activation, activation_rule, matmul
 
+MAX_RUN_TEXELS = 6  # the widest input run MODE 1 reads per kernel row
 CONV_PARAMS = tuple((name, INT, 1) for name in (
     "c_in", "channels", "m_group", "in_h", "in_w", "k_h", "k_w", "stride_h", "stride_w",
     "pad_h", "pad_w", "dil_h", "dil_w")) + ACT_PARAMS
@@ -64,6 +65,10 @@ def conv(op: str, inputs, attrs):
     m, c_in, k_h, k_w = w4
     pointwise = k_h == k_w == 1 and strides == (1, 1) and tuple(begin) == (0, 0) and group == 1
     code, act = activation(attrs)
+    # the input columns under four neighbouring outputs' taps, in whole texels at any
+    # alignment (MODE 1 reads them at once)
+    span = 3 * strides[1] + (k_w - 1) * dilations[1] + 1
+    run_texels = (span + 6) // 4
     if pointwise and (in_h * in_w) % 4:
         # rows of H*W do not pack into texels: multiply in [N, H*W, C] x [C, M] order,
         # where whole texels run along C and M, then transpose in the epilogue
@@ -75,9 +80,18 @@ def conv(op: str, inputs, attrs):
         product = matmul("Conv", xt, wt, scratch=True)
         mode, inputs_spec, tensors = 3, [("P", "any")], [product]
     else:
-        mode = 2 if pointwise else 1 if y4[3] % 4 == 0 else 0
+        mode = 2 if pointwise else 1 if run_texels <= MAX_RUN_TEXELS else 0
         inputs_spec, tensors = [("X", "any"), ("W", "any")], [x, w]
-    values = {"oshape": list(y4), "c_in": c_in, "channels": channels, "m_group": m // group,
+    target, grid = out, list(y4)
+    if mode == 1 and y4[3] % 4:
+        if z is None:
+            # rows whose width is not a multiple of 4: render rows padded to one, in
+            # whole texels, and copy the real columns out
+            grid[3] = -(-y4[3] // 4) * 4
+            target = be.scratch(grid, x.dtype)
+        else:
+            mode = 0
+    values = {"oshape": grid, "c_in": c_in, "channels": channels, "m_group": m // group,
               "in_h": in_h, "in_w": in_w, "k_h": k_h, "k_w": k_w, "stride_h": strides[0],
               "stride_w": strides[1], "pad_h": begin[0], "pad_w": begin[1],
               "dil_h": dilations[0], "dil_w": dilations[1], **act}
@@ -92,9 +106,12 @@ def conv(op: str, inputs, attrs):
             st = broadcast_strides(z.shape, shape)
             values["Z_bstride"] = st if len(shape) == 4 else st[:2] + [0] + st[2:]
     program = Program("conv.glsl", tuple(inputs_spec), 4, CONV_PARAMS,
-                      (("MODE", mode), ("C4", int(channels % 4 == 0)), ("HAS_B", int(b is not None)),
+                      (("MODE", mode), ("C4", int(channels % 4 == 0)), ("RUN_TEXELS", run_texels),
+                       ("HAS_B", int(b is not None)),
                        ("HAS_Z", int(z is not None)), ("ACT", code)), out.kind)
-    be.draw(program, out, tensors, values)
+    be.draw(program, target, tensors, values)
+    if target is not out:
+        affine_copy(target, out, 0, [(n * m * y4[2], grid[3], 0), (y4[3], 1, 0)])
     return out
 
 

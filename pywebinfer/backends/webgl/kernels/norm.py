@@ -1,7 +1,7 @@
 """Row-wise normalizations in normalize.glsl: Softmax, LogSoftmax, Hardmax,
 LayerNormalization (with its Mean and InvStdDev outputs), RMSNormalization,
 InstanceNormalization, GroupNormalization, LpNormalization, and BatchNormalization in
-inference mode.
+inference mode; LRN (a window across channels) in lrn.glsl.
 
 Two draws: one texel of statistics per row (max and sum of exponentials, or mean and
 inverse deviation ...), then every element from its row's statistics - so a row is
@@ -203,6 +203,26 @@ def _batch_norm_rule(node) -> str | None:
     return None
 
 
+def _lrn(ctx, inputs, attrs):
+    x = inputs[0]
+    if "size" not in attrs:
+        raise ValueError("LRN: the size attribute is required")
+    size = int(attrs["size"])
+    if size <= 0 or x.ndim < 2:
+        raise ValueError(f"LRN: needs a positive size and X of rank 2 or more, got {size} and {list(x.shape)}")
+    out = x.backend.output(0, x.shape, x.dtype)
+    program = Program("lrn.glsl", (("X", "any"),), 0,
+                      (("spatial", INT, 1), ("channels", INT, 1), ("before", INT, 1), ("after", INT, 1),
+                       ("size", INT, 1), ("alpha", FLOAT, 1), ("beta", FLOAT, 1), ("bias", FLOAT, 1)),
+                      (), out.kind)
+    x.backend.draw(program, out, [x], {
+        "spatial": math.prod(x.shape[2:]), "channels": x.shape[1], "before": (size - 1) // 2,
+        "after": size - 1 - (size - 1) // 2, "size": size, "alpha": float(attrs.get("alpha", 1e-4)),
+        "beta": float(attrs.get("beta", 0.75)), "bias": float(attrs.get("bias", 1.0))})
+    return out
+
+
+claim("LRN", _lrn, kinds_rule(FLOATS))
 claim("LayerNormalization", _layer_norm, kinds_rule(FLOATS, check=_stash_rule))
 claim("RMSNormalization", _rms_norm, kinds_rule(FLOATS, check=_stash_rule))
 claim("InstanceNormalization", _instance_norm, kinds_rule(FLOATS))

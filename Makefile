@@ -12,11 +12,13 @@ PYODIDE_DIST := dist/pyodide
 WHEEL_DIR := build/wheel
 # where the browser tests run (pytest-pyodide runtimes)
 RUNTIMES ?= chrome,node
-BROWSER_TESTS = $(PY) -m pytest tests/browser --runtime "$(RUNTIMES)" --dist-dir $(PYODIDE_DIST)
-# The WebGPU and WebGL2 backends are unfinished (their issues are open): their browser
-# tests run with `make test-gpu`, not yet in `make test`, until they pass reliably.
+# The WebGPU and WebGL2 backends' tests need Chromium (Node has neither API): they run
+# in their own pytest call, `make test-gpu`, which `make test` includes.
 GPU_TESTS := tests/browser/test_webgpu.py tests/browser/test_webgpu_kernels.py tests/browser/test_webgl.py
-BROWSER_TESTS += $(foreach t,$(GPU_TESTS),--ignore=$(t))
+BROWSER_TESTS = $(PY) -m pytest tests/browser --runtime "$(RUNTIMES)" --dist-dir $(PYODIDE_DIST) \
+	$(foreach t,$(GPU_TESTS),--ignore=$(t))
+# backends whose conformance runs in Pyodide in headless Chromium (the others in CPython)
+BROWSER_BACKENDS := wasm webgpu webgl
 export PYWEBINFER_MODELS := $(abspath $(MODELS))
 
 .PHONY: setup apt models wasm dist demo serve test test-browser test-gpu conformance docs bench clean
@@ -80,8 +82,10 @@ serve: dist models
 test: models dist
 	$(PY) tests/conformance/generate.py
 	$(MAKE) --no-print-directory conformance
+	$(foreach b,$(BROWSER_BACKENDS),$(MAKE) --no-print-directory conformance BACKEND=$(b) &&) true
 	$(PY) -m pytest tests/native tests/conformance
 	$(BROWSER_TESTS)
+	$(MAKE) --no-print-directory test-gpu
 	$(MAKE) --no-print-directory $(VENV)/.pywebinfer-editable
 	$(NOTEBOOK_TESTS)
 
@@ -107,9 +111,16 @@ $(VENV)/.pywebinfer-editable: pyproject.toml $(VENV)/.installed
 	$(PIP) install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
+# The ONNX node tests (+ light CNN graphs) on one backend: numpy in CPython, the browser
+# backends in Pyodide in headless Chromium (tests/browser/conformance_in_browser.py; the
+# wasm backend natively under wasmtime: tests/conformance/run.py --backend wasm).
 conformance: setup wasm
 	@test -f tests/conformance/generated/cases.json || $(PY) tests/conformance/generate.py
+ifneq ($(filter $(BACKEND),$(BROWSER_BACKENDS)),)
+	$(PY) tests/browser/conformance_in_browser.py --backend $(BACKEND)
+else
 	$(PY) tests/conformance/run.py --backend $(BACKEND)
+endif
 
 # ---- the notebooks: a JupyterLite site with pywebinfer (demo/*.ipynb) -----------------
 # Builds build/notebook/site from the offline Pyodide distribution (nothing is fetched at

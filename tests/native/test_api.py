@@ -220,3 +220,17 @@ def test_initializer_listed_as_input_is_an_overridable_default():
     np.testing.assert_array_equal(sess.run(None, {"x": xv})[0], xv * 2)
     fed = {"x": xv, "scale": np.full(3, 5.0, np.float32)}
     np.testing.assert_array_equal(sess.run(None, fed)[0], ref.run(None, fed)[0])
+
+
+def test_unsupported_op_error_says_why_a_backend_declined_the_node():
+    # the wasm backend has Add, but only for float32: the error names the node and why
+    a = helper.make_tensor_value_info("a", TensorProto.INT32, [3])
+    y = helper.make_tensor_value_info("y", TensorProto.INT32, [3])
+    model = helper.make_model(helper.make_graph([helper.make_node("Add", ["a", "a"], ["y"], name="sum")],
+                                                "g", [a], [y]), opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(pywebinfer.UnsupportedOpError) as e:
+        pywebinfer.InferenceSession(model.SerializeToString(), providers=["wasm"])
+    [m] = e.value.missing
+    assert (m["op_type"], m["node"]) == ("Add", "sum")
+    assert len(m["declined"]) == 1 and m["declined"][0].startswith("wasm: ")
+    assert "'sum'" in str(e.value) and m["declined"][0] in str(e.value) and "int32" in str(e.value)

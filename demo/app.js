@@ -3,7 +3,9 @@
 // (pyodide/pywebinfer.js); this thread only draws.
 //
 // URL parameters: ?sample=chelsea classifies that sample as soon as the model is loaded,
-// then runs the benchmark; ?runs=N sets how many predictions the benchmark averages.
+// then runs the benchmark; ?runs=N sets how many predictions the benchmark averages;
+// ?backend=NAME picks the backend to start on (default: wasm where the browser has wasm
+// SIMD, else numpy).
 // window.pywebinferDemo holds the state, and <html data-status> reads "loading", "ready",
 // "busy", "done" (after ?sample's run) or "error", for scripts that drive the page.
 import { loadPywebinfer } from "./pyodide/pywebinfer.js";
@@ -17,7 +19,7 @@ const RUNS = Math.max(1, Number(params.get("runs")) || 20);
 const $ = (id) => document.getElementById(id);
 const state = {
   status: "loading",
-  provider: "numpy",
+  provider: null,
   backends: [],
   features: null,
   startup: [],
@@ -80,6 +82,8 @@ async function start() {
   addStartup("Packages", info.packagesMs, info.loadedPackages.join(", "));
 
   state.features = await py.browserFeatures();
+  // the fast CPU path every browser with wasm SIMD has, unless ?backend= names another
+  state.provider = params.get("backend") || (state.features.wasm?.available ? "wasm" : "numpy");
   const source = await (await fetch("classifier.py")).arrayBuffer();
   await py.writeFile(`${WORK_DIR}/classifier.py`, source);
 
@@ -96,7 +100,7 @@ sys.path.insert(0, ${JSON.stringify(WORK_DIR)})
 import classifier
 demo = classifier.Classifier(${JSON.stringify(`${WORK_DIR}/model.onnx`)},
                              ${JSON.stringify(`${WORK_DIR}/labels.json`)})
-{"backends": demo.backends(), "load": demo.load(${JSON.stringify(state.provider)})}
+{"backends": demo.backends(), "load": await demo.load(${JSON.stringify(state.provider)})}
 `);
   state.backends = setup.backends;
   renderBackends();
@@ -141,7 +145,7 @@ function renderBackends() {
 $("backend").addEventListener("change", async (event) => {
   state.provider = event.target.value;
   await busy(async () => {
-    const row = await py.runPython(`demo.load(provider)`, { provider: state.provider });
+    const row = await py.runPython(`await demo.load(provider)`, { provider: state.provider });
     mergeTiming(row);
     if (state.result) await rerunLast();
   });
@@ -198,7 +202,7 @@ async function classifyPixels(source, caption) {
   context.drawImage(source, 0, 0, width, height);
   const pixels = context.getImageData(0, 0, width, height).data.buffer;
   return showResult(await py.runPython(
-    "demo.classify_rgba(pixels.to_bytes(), width, height, provider)",
+    "await demo.classify_rgba(pixels.to_bytes(), width, height, provider)",
     { pixels, width, height, provider: state.provider }, [pixels]), caption);
 }
 
@@ -246,6 +250,9 @@ function mergeTiming(row) {
   setTimings(rows);
 }
 
+// {"wasm": 51, "numpy": 1} -> "51 wasm, 1 numpy": where the session placed the nodes
+const nodesText = (nodes) => Object.entries(nodes || {}).map(([b, n]) => `${n} ${b}`).join(", ");
+
 function setTimings(rows) {
   state.timings = rows;
   const body = $("timings");
@@ -257,6 +264,7 @@ function setTimings(rows) {
     tr.insertCell().textContent = ms(row.first_ms);
     tr.insertCell().textContent = row.average_ms == null ? "–"
       : `${ms(row.average_ms)}${row.runs !== RUNS ? ` (${row.runs} runs)` : ""}`;
+    tr.insertCell().textContent = nodesText(row.nodes);
   }
 }
 
@@ -272,7 +280,7 @@ async function classifySample(name) {
 
 async function benchmark(runs = RUNS) {
   $("result-note").textContent = `Running ${runs} predictions on ${state.provider}…`;
-  const result = await py.runPython("demo.benchmark(provider, runs)",
+  const result = await py.runPython("await demo.benchmark(provider, runs)",
     { provider: state.provider, runs });
   state.benchmark = result;
   setTimings(result.timings);

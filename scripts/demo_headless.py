@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Show that the demo page works where there is no display: drive it in headless Chromium.
 
-    demo_headless.py [--sample chelsea] [--runs 20] [--screenshot build/demo/screenshot.png]
+    demo_headless.py [--sample chelsea] [--runs 20] [--backend wasm] [--screenshot build/demo/screenshot.png]
 
 Serves the page (scripts/serve.py) on a free localhost port, opens it with ?sample=NAME,
 waits while Pyodide and pywebinfer boot in the page's worker, the model loads, the
@@ -70,16 +70,20 @@ def report(state: dict) -> None:
     for rank, entry in enumerate(result["top"], 1):
         print(f"  {rank}. {entry['label']:<40} {entry['probability'] * 100:6.2f} %")
     print("\nTimings:")
-    print(f"  {'backend':<8} {'model load':>12} {'first prediction':>18} {'average':>12} runs")
+    print(f"  {'backend':<8} {'model load':>12} {'first prediction':>18} {'average':>12} runs"
+          "  nodes ran on")
     for row in state["timings"]:
+        nodes = ", ".join(f"{n} {backend}" for backend, n in (row.get("nodes") or {}).items())
         print(f"  {row['provider']:<8} {fmt_ms(row['load_ms']):>12} {fmt_ms(row['first_ms']):>18}"
-              f" {fmt_ms(row['average_ms']):>12} {row['runs']}")
+              f" {fmt_ms(row['average_ms']):>12} {row['runs']:>4}  {nodes}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sample", default="chelsea", choices=sorted(EXPECTED_TOP1))
     parser.add_argument("--runs", type=int, default=20, help="predictions to average")
+    parser.add_argument("--backend", choices=["numpy", "wasm", "webgpu", "webgl"],
+                        help="the backend to run on (default: the page's choice, wasm)")
     parser.add_argument("--screenshot", type=Path,
                         default=REPO_ROOT / "build" / "demo" / "screenshot.png")
     parser.add_argument("--timeout", type=float, default=900, help="seconds for the whole run")
@@ -89,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     driver = chromium.driver()
     try:
         page = f"{url}?sample={args.sample}&runs={args.runs}"
+        if args.backend:
+            page += f"&backend={args.backend}"
         print(f"demo: {page} in headless Chromium", flush=True)
         start = time.monotonic()
         driver.get(page)

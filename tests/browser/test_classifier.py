@@ -1,6 +1,7 @@
 """The demo's Python side in CPython: its preprocessing is build_models.py's, bit for bit."""
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import numpy as np
@@ -36,14 +37,18 @@ def test_rgba_pixels_are_read_like_the_canvas_gives_them():
 def test_classifier_on_the_samples_and_its_timings():
     demo = classifier.Classifier(str(MODEL), str(LABELS))
     assert {"name": "numpy", "built": True} in demo.backends()
-    for name, expected in PHOTOS.items():
-        result = demo.classify(rgb_of(name), "numpy")
-        assert result["top"][0]["label"] == expected
-        assert len(result["top"]) == 5
-        assert len(result["model_input_rgb"]) == 224 * 224 * 3
-    bench = demo.benchmark("numpy", runs=2)
-    (row,) = bench["timings"]
-    assert row["provider"] == "numpy" and row["runs"] == 2
-    assert row["load_ms"] > 0 and row["first_ms"] > 0 and row["average_ms"] > 0
-    with pytest.raises(ValueError, match="runs"):
-        demo.benchmark("numpy", runs=0)
+
+    async def scenario():
+        for name, expected in PHOTOS.items():
+            result = await demo.classify(rgb_of(name), "numpy")
+            assert result["top"][0]["label"] == expected
+            assert len(result["top"]) == 5
+            assert len(result["model_input_rgb"]) == 224 * 224 * 3
+        bench = await demo.benchmark("numpy", runs=2)
+        (row,) = bench["timings"]
+        assert row["provider"] == "numpy" and row["runs"] == 2
+        assert row["load_ms"] > 0 and row["first_ms"] > 0 and row["average_ms"] > 0
+        with pytest.raises(ValueError, match="runs"):
+            await demo.benchmark("numpy", runs=0)
+
+    asyncio.run(scenario())

@@ -59,9 +59,10 @@ def ratio_rows(results: dict) -> list[dict]:
             ratio = None
             if mine["median_ms"] and peer and peer["median_ms"]:
                 ratio = mine["median_ms"] / peer["median_ms"]
-            tfjs = [r for r in results["records"] if r["workload"] == workload["name"]
-                    and r["runtime"] == "tfjs" and r["median_ms"] and mine["host"] == "chromium"]
-            best_tfjs = min(tfjs, key=lambda r: r["median_ms"]) if tfjs else None
+            # TF.js on the same backend (numpy beside its plain-JS cpu backend)
+            tfjs = by_key.get((workload["name"], "tfjs/" + config_id.split("/")[1].replace("numpy", "cpu")))
+            if mine["host"] != "chromium" or (tfjs and not tfjs["median_ms"]):
+                tfjs = None
             if mine["status"] != "ok":
                 why = mine["error"]
             elif peer and peer["status"] != "ok":
@@ -71,21 +72,22 @@ def ratio_rows(results: dict) -> list[dict]:
             else:
                 why = ""
             rows.append({"workload": workload["name"], "mine": mine, "peer": peer, "ratio": ratio,
-                         "best_tfjs": best_tfjs, "why": why or mine.get("note") or ""})
+                         "tfjs": tfjs, "why": why or mine.get("note") or ""})
     return rows
 
 
 def ratio_table(results: dict) -> str:
     lines = ["| workload | pywebinfer | **× ORT** | pywebinfer median | vs | their median | "
-             "fastest TF.js | max abs diff | runs | note |",
+             "TF.js, same backend | max abs diff | runs | note |",
              "|---|---|---:|---:|---|---:|---|---:|---:|---|"]
     for row in ratio_rows(results):
-        mine, peer, tfjs = row["mine"], row["peer"], row["best_tfjs"]
+        mine, peer, tfjs = row["mine"], row["peer"], row["tfjs"]
         ratio = f"**{row['ratio']:.2f}×**" if row["ratio"] else ("missing" if mine["status"] == "missing" else "–")
         lines.append("| " + " | ".join([
             row["workload"], label(mine), ratio, fmt_ms(mine["median_ms"]),
             label(peer) if peer else "–", fmt_ms(peer["median_ms"]) if peer else "–",
-            f"{fmt_ms(tfjs['median_ms'])} ({tfjs['backend']})" if tfjs else "–",
+            (f"{fmt_ms(tfjs['median_ms'])}" + (f" ({mine['median_ms'] / tfjs['median_ms']:.2f}×)"
+                                               if mine["median_ms"] else "")) if tfjs else "–",
             fmt_diff(mine["max_abs_diff"]), str(mine["runs"] or "–"),
             row["why"].replace("|", "/")[:160]]) + " |")
     return "\n".join(lines)

@@ -81,9 +81,9 @@ from pyodide.code import run_js
 run_js(common_js)  # the memory meter, before any GPU device or wasm module is made
 sys.path.insert(0, ${JSON.stringify(WORK_DIR)})
 import pyrunner
-runner = pyrunner.Runner(backend)
+runner = pyrunner.Runner(backend, threads)
 runner.describe()
-`, { common_js: commonJs, backend: this.config.backend });
+`, { common_js: commonJs, backend: this.config.backend, threads: this.config.threads });
     this.info = { ...described, pyodide: this.py.info.pyodideVersion,
       boot_ms: this.py.info.bootMs, packages_ms: this.py.info.packagesMs };
     if (!described.available.includes(this.config.backend)) {
@@ -222,6 +222,7 @@ async function runWorkload(spec, plan, runners, failures) {
       record.load_ms = loaded.load_ms;
       record.providers = loaded.providers ?? null;
       record.placement = loaded.placement ?? null;
+      record.wasm_threads = loaded.wasm_threads ?? null;
       active.push(config.id);
     } catch (error) {
       fail(config.id, error, "load");

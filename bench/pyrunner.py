@@ -40,8 +40,9 @@ def max_abs_diff(outputs: list, references: list) -> float:
 
 
 class Runner:
-    def __init__(self, backend: str):
+    def __init__(self, backend: str, threads: int = 1):
         self.backend = backend
+        self.threads = int(threads or 1)  # the wasm backend's (intra_op_num_threads)
         self.available = list(pywebinfer.get_available_providers())
         fallback = CPU_BACKENDS[CPU_BACKENDS.index(backend) + 1:] if backend in CPU_BACKENDS \
             else CPU_BACKENDS
@@ -60,11 +61,20 @@ class Runner:
             model = f.read()
         js.bench.meter.resetPeak()
         start = time.perf_counter()
-        # create_async awaits what a GPU backend needs (its device) before building
-        self.session = await pywebinfer.InferenceSession.create_async(model, providers=self.providers)
+        options = pywebinfer.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        # create_async awaits what a GPU backend needs (its device), and the wasm
+        # backend's worker pool, before building
+        self.session = await pywebinfer.InferenceSession.create_async(model, options,
+                                                                     providers=self.providers)
         load_ms = (time.perf_counter() - start) * 1000
+        threads = self.session.wasm_threads
+        if self.backend == "wasm" and self.threads > 1 and threads["mode"] != "worker-pool":
+            # never report one thread's times as several threads'
+            raise RuntimeError(f"{self.threads} wasm threads requested, got {threads}")
         placement = collections.Counter(backend for _, _, backend in self.session.placement)
-        return {"load_ms": load_ms, "providers": self.providers, "placement": dict(placement)}
+        return {"load_ms": load_ms, "providers": self.providers, "placement": dict(placement),
+                "wasm_threads": threads}
 
     async def run(self, check: bool) -> dict:
         start = time.perf_counter()

@@ -78,9 +78,7 @@ CONFIGS = [
     {"id": "pywebinfer/wasm-1t", "runtime": "pywebinfer", "backend": "wasm", "threads": 1,
      "versus": "onnxruntime-web/wasm-1t"},
     {"id": "pywebinfer/wasm-2t", "runtime": "pywebinfer", "backend": "wasm", "threads": 2,
-     "versus": "onnxruntime-web/wasm-2t",
-     "missing": "pywebinfer's wasm backend has no threads yet (Pyodide's memory is not "
-                "shared; a worker pool is planned)"},
+     "versus": "onnxruntime-web/wasm-2t"},
     {"id": "pywebinfer/webgpu", "runtime": "pywebinfer", "backend": "webgpu", "threads": 1,
      "versus": "onnxruntime-web/webgpu"},
     {"id": "pywebinfer/webgl", "runtime": "pywebinfer", "backend": "webgl", "threads": 1,

@@ -65,6 +65,9 @@ class SessionOptions:
         # tensors, to feed a next model without a round trip), or a dict name -> either,
         # like onnxruntime-web's preferredOutputLocation
         self.preferred_output_location: str | dict = "cpu"
+        # threads of the wasm backend's kernels (0: onnxruntime-web's default, min(4,
+        # ceil(cores / 2)) in a cross-origin-isolated page, else 1); see wasm_threads
+        self.intra_op_num_threads = 0
 
 
 class NodeArg:
@@ -110,6 +113,9 @@ class InferenceSession:
         self._backends = {name: backend_registry.create(name, opts) for name, opts in self._providers}
         self._run_seconds: list[float] = []
         try:
+            for b in self._backends.values():
+                if hasattr(b, "set_threads"):  # the wasm backend's worker pool
+                    b.set_threads(int(getattr(self._options, "intra_op_num_threads", 0) or 0))
             self.model: Model = model if isinstance(model, Model) else load_model(model)
             _check_opsets(self.model.opsets)
             graph = self.model.graph
@@ -148,7 +154,9 @@ class InferenceSession:
         ``InferenceSession.create``."""
         names = [name for name, _ in _normalize_providers(providers, provider_options)]
         await backend_registry.prepare_async(names)
-        return cls(model, sess_options, providers, provider_options, **kwargs)
+        session = cls(model, sess_options, providers, provider_options, **kwargs)
+        await session._wait_ready()
+        return session
 
     # ---- onnxruntime API ----------------------------------------------------------
 
@@ -193,6 +201,7 @@ class InferenceSession:
         self._check_open()
         names = self._output_names(output_names)
         feeds = self._validate_feeds(input_feed)
+        await self._wait_ready()
         t0 = time.perf_counter()
         out = await self._execute_async(feeds, names)
         self._run_seconds.append(time.perf_counter() - t0)
@@ -234,11 +243,25 @@ class InferenceSession:
     # ---- pywebinfer extras ----------------------------------------------------------
 
     @property
+    def wasm_threads(self) -> dict | None:
+        """How the wasm backend's kernels run: {"mode": "worker-pool" | "starting" |
+        "single", "threads": n, "requested": n, "reason": why one thread}; "starting"
+        means the workers are not up yet and ops run on one thread (create_async and
+        run_async wait for them).  None without the wasm provider."""
+        backend = self._backends.get("wasm")
+        return backend.threads_info() if backend is not None else None
+
+    @property
     def placement(self) -> list[tuple[str, str, str]]:
         """(node name, op type, backend) for every node of the main graph, in run order."""
         return [(s.node.name, s.node.op_type, s.backend.name) for s in self._plans[id(self.graph)]]
 
     # ---- internals ------------------------------------------------------------------
+
+    async def _wait_ready(self) -> None:
+        for b in self._backends.values():
+            if hasattr(b, "wait_ready"):  # the wasm backend's workers start asynchronously
+                await b.wait_ready()
 
     def _check_open(self):
         if self._closed:

@@ -1,6 +1,6 @@
 """Checks a built kernel module for anything unsafe for its loading routes.
 
-    python3 check_module.py MODULE.wasm
+    python3 check_module.py [--threads] MODULE.wasm
 
 The module is loaded into Pyodide's own memory by Emscripten's dynamic linker
 (ctypes.CDLL) and into a host-owned memory by wasmtime (pywebinfer/backends/wasm/
@@ -14,7 +14,11 @@ module.py).  Both are safe only if the module
   the host owns the memory, and a grow behind Emscripten's back detaches every numpy
   view of it;
 * uses no atomics or relaxed SIMD (not in every browser Pyodide supports);
-* exports every ``pwi_*`` function the Python kernels call.
+* exports every ``pwi_*`` function the Python kernels and the worker pool call.
+
+With ``--threads`` it checks the worker pool's variant (threads.py): the same, except
+that its memory must be shared (with a declared maximum: the pool creates it), and it
+still may use no atomics (the pool synchronizes in JavaScript, outside the kernels).
 
 Runs with the standard library and wabt's wasm-objdump only (it runs before the venv).
 """
@@ -28,8 +32,8 @@ import sys
 ALLOWED_IMPORTS = {"env.memory", "env.__memory_base", "env.__table_base", "env.__stack_pointer",
                    "env.__indirect_function_table"}
 FORBIDDEN_INSTRUCTIONS = re.compile(r"\b(memory\.grow|memory\.init|data\.drop|[\w.]*atomic[\w.]*|[\w.]*relaxed[\w.]*)\b")
-KERNELS_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pywebinfer", "backends", "wasm",
-                          "kernels.py")
+PACKAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pywebinfer", "backends", "wasm")
+CALLERS = [os.path.join(PACKAGE, name) for name in ("kernels.py", "threads.py")]
 
 
 def first_section_name(data: bytes) -> str | None:
@@ -46,7 +50,7 @@ def objdump(flag: str, path: str) -> str:
     return subprocess.run(["wasm-objdump", flag, path], check=True, capture_output=True, text=True).stdout
 
 
-def problems(path: str) -> list[str]:
+def problems(path: str, threads: bool = False) -> list[str]:
     found = []
     with open(path, "rb") as f:
         data = f.read()
@@ -57,14 +61,20 @@ def problems(path: str) -> list[str]:
         m = re.search(r"<- (\S+)$", line)
         if m and line.lstrip().startswith("- ") and m.group(1) not in ALLOWED_IMPORTS:
             found.append(f"imports {m.group(1)} ({line.strip()})")
-        if "<- env.memory" in line and "shared" in line:
-            found.append("imports a shared memory")
+        if "<- env.memory" in line:
+            if "shared" in line and not threads:
+                found.append("imports a shared memory")
+            if threads and not ("shared" in line and "max=" in line):
+                found.append("imports a memory that is not shared, or has no maximum")
+    if threads and "<- env.memory" not in details:
+        found.append("imports no memory")
     exported = set(re.findall(r'-> "([^"]+)"', details))
-    if os.path.exists(KERNELS_PY):
-        with open(KERNELS_PY) as f:
-            wanted = set(re.findall(r'"(pwi_\w+)"', f.read()))
-        for name in sorted(wanted - exported):
-            found.append(f"does not export {name}, which kernels.py calls")
+    for caller in CALLERS:
+        if os.path.exists(caller):
+            with open(caller) as f:
+                wanted = set(re.findall(r'"(pwi_\w+)"', f.read()))
+            for name in sorted(wanted - exported):
+                found.append(f"does not export {name}, which {os.path.basename(caller)} calls")
     bad = {}
     for line in objdump("-d", path).splitlines():
         m = FORBIDDEN_INSTRUCTIONS.search(line.split("|", 1)[-1])
@@ -75,14 +85,17 @@ def problems(path: str) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
+    threads = "--threads" in argv[1:]
+    paths = [a for a in argv[1:] if a != "--threads"]
+    if len(paths) != 1:
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
-    found = problems(argv[1])
+    found = problems(paths[0], threads)
     for p in found:
-        print(f"{argv[1]}: {p}", file=sys.stderr)
+        print(f"{paths[0]}: {p}", file=sys.stderr)
     if not found:
-        print(f"{argv[1]}: side module checked: imports, memory use and exports are safe to load")
+        kind = "shared-memory side module (worker pool)" if threads else "side module"
+        print(f"{paths[0]}: {kind} checked: imports, memory use and exports are safe to load")
     return 1 if found else 0
 
 

@@ -141,6 +141,31 @@ def test_log_of_subnormal_zero_and_negative(lib):
     assert got[2] == -np.inf and np.isnan(got[3])
 
 
+def test_exp_at_the_ends_of_its_range(lib):
+    # overflow to inf comes from the scaling; results below the normal range are 0
+    x = np.concatenate([np.linspace(-110, -80, 3001), np.linspace(80, 89, 901)]).astype(np.float32)
+    with np.errstate(all="ignore"):
+        got = call("Exp", [x])[0]
+        want = np.exp(x.astype(np.float64)).astype(np.float32).astype(np.float64)
+    normal = want >= 2.0 ** -126
+    close(got[normal], want[normal], rtol=3e-7, atol=0)
+    assert (got[~normal] <= 2.0 ** -126).all() and (got[x < -87.34] == 0).all()
+    assert np.isinf(got[x > 88.73]).all() and np.isfinite(got[x < 88.72]).all()
+
+
+def test_gelu_tails_and_center(lib):
+    # erf form: x Phi(x), Phi from erfc; the negative tail keeps its relative accuracy
+    x = np.concatenate([np.linspace(-9, 9, 36001), -np.geomspace(1e-30, 9, 2001),
+                        np.geomspace(1e-30, 9, 2001)]).astype(np.float32)
+    # x Phi(x) in float64 from erfc: numpy's 1 + erf(x / sqrt 2) cancels to 0 in the tail
+    wide = x.astype(np.float64)
+    want = wide * 0.5 * np.array([math.erfc(-v / math.sqrt(2)) for v in wide])
+    got = call("Gelu", [x])[0]
+    close(got, want, rtol=1e-5, atol=1e-30)  # the tail: e^(-x^2/2) from a rounded exponent
+    center = np.abs(x) < 3
+    close(got[center], want[center], rtol=2e-6, atol=2e-7)
+
+
 @pytest.mark.parametrize("n", [1, 3, 4, 5, 17])
 def test_clip_bounds_and_odd_lengths(lib, n):
     x = rand(n)
@@ -150,6 +175,71 @@ def test_clip_bounds_and_odd_lengths(lib, n):
     assert np.array_equal(call("Clip", [x], {"min": -0.5}, opset=6)[0], np.maximum(x, np.float32(-0.5)))
     # low > high: numpy's order gives high everywhere
     assert np.array_equal(call("Clip", [x, np.float32(1.0), np.float32(-1.0)])[0], np.full(n, -1.0, np.float32))
+
+
+def test_clip_with_a_nan_bound_gives_nan_like_numpy(lib):
+    x = rand(9)
+    for low, high in ((np.nan, 0.3), (-0.2, np.nan)):
+        got = call("Clip", [x, np.float32(low), np.float32(high)])[0]
+        want = reference("Clip", [x, np.float32(low), np.float32(high)])[0]
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    y = call("Clip", [np.array([np.nan, -np.inf, np.inf, -0.0], np.float32), np.float32(-1), np.float32(1)])[0]
+    assert np.isnan(y[0]) and y[1:].tolist() == [-1.0, 1.0, 0.0]
+
+
+def test_kernels_keep_shape_plans_per_node(lib):
+    """One node (one context) meeting several shapes, as a model with dynamic axes does:
+    every shape gets its own plan, and bad shapes still raise after a good run."""
+    ctx = KernelContext(opset=18, num_outputs=1, output_names=("y",))
+
+    def run(op, inputs, attrs=None, domain="", opset=18):
+        ctx.opset = opset
+        return REGISTRY.lookup(op, domain, opset, "wasm").fn(ctx, inputs, attrs or {})
+
+    for shape in ((2, 3, 5), (4, 5), (2, 3, 5), (1, 1, 5)):
+        a, b = rand(*shape), rand(5)
+        close(run("Add", [a, b]), a.astype(np.float64) + b)
+        close(run("Pow", [a, np.array(2.0, np.float32)]), a.astype(np.float64) ** 2, rtol=1e-6)
+    with pytest.raises(ValueError, match="broadcast"):
+        run("Add", [rand(2, 3), rand(4)])
+    ctx.state = None
+    for shape in ((2, 3, 4), (5, 1, 2), (2, 3, 4)):
+        x = rand(*shape)
+        np.testing.assert_array_equal(run("Transpose", [x], {"perm": [2, 0, 1]}), x.transpose(2, 0, 1))
+    ctx.state = None
+    for shape in ((2, 3, 4), (6, 1, 7)):
+        x = rand(*shape)
+        close(run("ReduceMean", [x], {"axes": [0, 2]}, opset=13), x.astype(np.float64).mean(axis=(0, 2), keepdims=True))
+    ctx.state = None
+    w = rand(6, 3, 3, 3)
+    for shape in ((1, 3, 8, 9), (2, 3, 5, 5)):
+        x = rand(*shape)
+        attrs = {"pads": [1, 1, 1, 1], "activation": "Relu"}
+        close(run("FusedConv", [x, w], attrs, FUSED_DOMAIN, 1),
+              reference("FusedConv", [x, w], attrs, domain=FUSED_DOMAIN, opset=1)[0], rtol=2e-5, atol=2e-5)
+    with pytest.raises(ValueError, match="group"):
+        run("FusedConv", [rand(1, 4, 5, 5), w], {}, FUSED_DOMAIN, 1)
+    ctx.state = None
+    wm = rand(5, 7)
+    for shape in ((3, 5), (2, 4, 5), (5,)):
+        a = rand(*shape)
+        close(run("MatMul", [a, wm]), a.astype(np.float64) @ wm, atol=1e-5)
+    with pytest.raises(ValueError, match="multiply"):
+        run("MatMul", [rand(3, 4), wm])
+
+
+def test_ctypes_route_passes_arrays_by_address():
+    """The Pyodide route's argument conversion (tested here without Pyodide)."""
+    from pywebinfer.backends.wasm.module import Resident, _address
+
+    a = rand(3, 4)
+    assert _address("f", a) == a.ctypes.data and _address("f", Out(a)) == a.ctypes.data
+    assert _address("f", Resident(4096, 16)) == 4096 and _address("f", None) == 0
+    assert _address("f", a[1:]) == a[1:].ctypes.data  # an offset view is still contiguous
+    with pytest.raises(TypeError, match="C-contiguous"):
+        _address("f", a.T)
+    with pytest.raises(TypeError, match="C-contiguous"):
+        _address("f", Out(a[:, ::2]))
 
 
 def test_unary_other_types_use_the_numpy_kernel(lib):
@@ -277,6 +367,25 @@ def test_gemm_empty_depth_gives_the_epilogue_of_zeros(lib):
     close(gemm(lib, a, b, bias=cols, bias_mode=2), np.broadcast_to(cols, (3, 5)).astype(np.float64))
 
 
+@pytest.mark.parametrize("name", ["Gelu", "Sigmoid", "Silu", "Tanh", "Elu", "Softplus", "Clip", "HardSwish"])
+def test_gemm_epilogue_activations_over_depth_blocks_and_edges(lib, name):
+    # activations beyond a few instructions run over the stored tile: full tiles, edge
+    # tiles, several depth blocks, the one-row path, and with bias and residual
+    act = (wk.ACT[name], 0.7 if name in ("Elu", "Clip") else 0.0, 1.5 if name == "Clip" else 0.0)
+    ref = {"Gelu": {"op": "Gelu", "attrs": {}}, "Clip": {"op": "Clip", "attrs": {}}}
+    for M, N, K, pack_b in ((13, 21, 300, False), (8, 16, 64, True), (1, 37, 300, True), (9, 7, 5, False)):
+        a, b, cols, full = rand(M, K, scale=0.1), rand(K, N), rand(N), rand(M, N)
+        pre = (a.astype(np.float64) @ b + cols + full).astype(np.float32)
+        if name == "Clip":
+            want = np.clip(pre.astype(np.float64), 0.7, 1.5)
+        else:
+            attrs = {"alpha": 0.7} if name == "Elu" else {}
+            want = reference("Sigmoid", [pre])[0] * pre if name == "Silu" else reference(
+                ref.get(name, {"op": name})["op"], [pre], attrs)[0]
+        got = gemm(lib, a, b, pack_b=pack_b, bias=cols, bias_mode=2, z=full, z_rs=N, z_cs=1, act=act)
+        close(got, want, rtol=1e-4, atol=1e-4)
+
+
 # ---- MatMul / Gemm / fused ops through the registered kernels ---------------------------------
 
 @pytest.mark.parametrize("a_shape, b_shape", [
@@ -386,6 +495,19 @@ def test_conv(lib, x_shape, w_shape, attrs, constant_weights):
     for inputs in ([x, w], [x, w, b]):
         got = call("Conv", inputs, attrs, prepare=constant_weights)[0]
         close(got, reference("Conv", inputs, attrs)[0], rtol=2e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize("width", [3, 7, 8, 9, 24, 25])
+@pytest.mark.parametrize("act", [{"activation": "Clip", "activation_min": 0.0, "activation_max": 6.0},
+                                 {"activation": "Sigmoid"}], ids=["clip", "sigmoid"])
+def test_depthwise_row_ends(lib, width, act):
+    # a row's last group of at most 8 outputs is computed 8 wide, with residual and activation
+    c = 5
+    x, w, b, z = rand(2, c, 6, width), rand(c, 1, 3, 3), rand(c), rand(2, c, 6, width)
+    attrs = {"group": c, "pads": [1, 1, 1, 1], **act}
+    inputs = [x, w, b, z]
+    close(call("FusedConv", inputs, attrs, domain=FUSED_DOMAIN, opset=1, prepare=True)[0],
+          reference("FusedConv", inputs, attrs, domain=FUSED_DOMAIN, opset=1)[0], rtol=2e-5, atol=2e-5)
 
 
 def test_conv_bad_groups_name_the_op(lib):

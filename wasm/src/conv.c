@@ -25,39 +25,45 @@ PWI_INLINE f4 taps4(const float *p, int sw) {
 /* The residual and activation of 4 outputs, in registers (the epilogue of depthwise) */
 PWI_INLINE f4 finish4(f4 v, const epi_t *e, const float *z, int n) {
     if (z) v = fadd(v, n == 4 ? load4(z) : load_part(z, n));
-    return activate4(v, e->act, e->act_a, e->act_b);
+    return act_cheap(e->act) ? activate4(v, e->act, e->act_a, e->act_b) : v;
 }
 
 /* One output row of a depthwise convolution from the padded plane: ``top`` is its first
  * tap row, rows are ``pitch`` floats apart, and tap kx of output ox is at
  * row[ox + off[kx]] (the plane is laid out so that stride 2 reads contiguously too).
- * 16 outputs at a time in 4 accumulators (the taps of one output are a chain of
- * dependent adds, and 4 chains keep the adder busy), the last group too.  The callers pass the common
- * kernel sizes as constants, so the taps unroll into straight-line loads. */
-PWI_INLINE void depthwise_row(const float *top, int pitch, const int *off, const float *w, int KH, int KW,
-                              int DH, int OW, float *yr, float bias, const epi_t *e, const float *zr) {
-    for (int ox = 0; ox < OW; ox += 16) {
-        f4 s[4] = {splat(bias), splat(bias), splat(bias), splat(bias)};
-        for (int ky = 0; ky < KH; ky++) {
-            const float *row = top + ky * DH * pitch + ox;
-            for (int kx = 0; kx < KW; kx++) {
-                f4 wv = wasm_v128_load32_splat(w + ky * KW + kx);
-                const float *p = row + off[kx];
-                s[0] = fmadd(s[0], wv, load4(p));
-                s[1] = fmadd(s[1], wv, load4(p + 4));
-                s[2] = fmadd(s[2], wv, load4(p + 8));
-                s[3] = fmadd(s[3], wv, load4(p + 12));
-            }
-        }
-        /* the row's last group may be partial: the padded plane is wide enough to read
-         * it whole, only its outputs are stored */
-        for (int v = 0; v < 4 && ox + 4 * v < OW; v++) {
-            int n = OW - ox - 4 * v < 4 ? OW - ox - 4 * v : 4;
-            f4 out = finish4(s[v], e, zr ? zr + ox + 4 * v : 0, n);
-            if (n == 4) store4(yr + ox + 4 * v, out);
-            else store_part(yr + ox + 4 * v, out, n);
+ * Groups of 4V outputs in V accumulators (the taps of one output are a chain of dependent
+ * adds, and 4 chains keep the adder busy); a row's last group of at most 8 outputs takes
+ * 2, so that narrow rows (7 or 8 wide at the end of a network) are not computed 16 wide.
+ * The callers pass the common kernel sizes as constants, so the taps unroll into
+ * straight-line loads. */
+PWI_INLINE void depthwise_group(const float *top, int pitch, const int *off, const float *w, int KH, int KW,
+                                int DH, int ox, int OW, float *yr, float bias, const epi_t *e,
+                                const float *zr, const int V) {
+    f4 s[4] = {splat(bias), splat(bias), splat(bias), splat(bias)};
+    for (int ky = 0; ky < KH; ky++) {
+        const float *row = top + ky * DH * pitch + ox;
+        for (int kx = 0; kx < KW; kx++) {
+            f4 wv = wasm_v128_load32_splat(w + ky * KW + kx);
+            const float *p = row + off[kx];
+            for (int v = 0; v < V; v++) s[v] = fmadd(s[v], wv, load4(p + 4 * v));
         }
     }
+    /* the last group may be partial: the padded plane is wide enough to read it whole,
+     * only its outputs are stored */
+    for (int v = 0; v < V && ox + 4 * v < OW; v++) {
+        int n = OW - ox - 4 * v < 4 ? OW - ox - 4 * v : 4;
+        f4 out = finish4(s[v], e, zr ? zr + ox + 4 * v : 0, n);
+        if (n == 4) store4(yr + ox + 4 * v, out);
+        else store_part(yr + ox + 4 * v, out, n);
+    }
+}
+
+PWI_INLINE void depthwise_row(const float *top, int pitch, const int *off, const float *w, int KH, int KW,
+                              int DH, int OW, float *yr, float bias, const epi_t *e, const float *zr) {
+    int ox = 0;
+    for (; OW - ox > 8; ox += 16) depthwise_group(top, pitch, off, w, KH, KW, DH, ox, OW, yr, bias, e, zr, 4);
+    if (ox < OW) depthwise_group(top, pitch, off, w, KH, KW, DH, ox, OW, yr, bias, e, zr, 2);
+    if (!act_cheap(e->act)) pwi_activate_block(yr, OW, 1, OW, e->act, e->act_a, e->act_b);
 }
 
 static void depthwise_padded(const float *pad, int pitch, const int *off, const float *w, int KH, int KW,

@@ -11,7 +11,7 @@ enum { BIN_ADD = 0, BIN_SUB = 1, BIN_MUL = 2, BIN_DIV = 3, BIN_MAX = 4, BIN_MIN 
         if (i < n) store_part(y + i, activate4(load_part(x + i, n - i), KIND, a, b), n - i); \
         return;
 
-PWI_EXPORT void pwi_unary(int kind, float a, float b, const float *x, float *y, int n) {
+static void unary(int kind, float a, float b, const float *x, float *y, int n) {
     int i = 0;
     switch (kind) {
         UNARY_LOOP(ACT_RELU)
@@ -37,6 +37,15 @@ PWI_EXPORT void pwi_unary(int kind, float a, float b, const float *x, float *y, 
     default:
         for (; i < n; i++) y[i] = x[i];
     }
+}
+
+PWI_EXPORT void pwi_unary(int kind, float a, float b, const float *x, float *y, int n) {
+    unary(kind, a, b, x, y, n);
+}
+
+void pwi_activate_block(float *c, int ldc, int rows, int cols, int kind, float a, float b) {
+    if (kind == ACT_NONE) return;
+    for (int i = 0; i < rows; i++) unary(kind, a, b, c + i * ldc, c + i * ldc, cols);
 }
 
 /* x^e: e^(e ln|x|), negative x only for integral e (odd e keeps the sign); 0^e and

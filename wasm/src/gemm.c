@@ -140,7 +140,7 @@ PWI_INLINE void finish_row(f4 *v0, f4 *v1, const epi_t *e, int i, int j) {
         *v0 = fadd(*v0, z0);
         *v1 = fadd(*v1, z1);
     }
-    if (e->act != ACT_NONE) {
+    if (e->act != ACT_NONE && act_cheap(e->act)) {
         *v0 = activate4(*v0, e->act, e->act_a, e->act_b);
         *v1 = activate4(*v1, e->act, e->act_a, e->act_b);
     }
@@ -185,12 +185,13 @@ PWI_INLINE void micro_4x8(int kc, const float *restrict a, const float *restrict
     store4(r1, c10); store4(r1 + 4, c11);
     store4(r2, c20); store4(r2 + 4, c21);
     store4(r3, c30); store4(r3 + 4, c31);
+    if (e && !act_cheap(e->act)) pwi_activate_block(c, ldc, MR, NR, e->act, e->act_a, e->act_b);
 }
 
 /* ---- epilogue -------------------------------------------------------------------------- */
 
 void pwi_epilogue_block(float *c, int ldc, int i0, int j0, int rows, int cols, const epi_t *e) {
-    const int scale = e->alpha != 1.0f;
+    const int scale = e->alpha != 1.0f, cheap = act_cheap(e->act);
     for (int i = i0; i < i0 + rows; i++) {
         float *row = c + i * ldc;
         const float *z = e->z ? e->z + i * e->z_rs : 0;
@@ -206,11 +207,12 @@ void pwi_epilogue_block(float *c, int ldc, int i0, int j0, int rows, int cols, c
                 f4 zv = e->z_cs == 0 ? splat(z[0]) : n == 4 ? load4(z + j) : load_part(z + j, n);
                 v = fadd(v, e->beta == 1.0f ? zv : fmul(beta, zv));
             }
-            v = activate4(v, e->act, e->act_a, e->act_b);
+            if (cheap) v = activate4(v, e->act, e->act_a, e->act_b);
             if (n == 4) store4(row + j, v);
             else store_part(row + j, v, n);
         }
     }
+    if (!cheap) pwi_activate_block(c + i0 * ldc + j0, ldc, rows, cols, e->act, e->act_a, e->act_b);
 }
 
 /* ---- GEMV: one row of A ------------------------------------------------------------------ */

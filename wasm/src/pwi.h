@@ -90,13 +90,19 @@ PWI_INLINE float hmin(f4 v) {
 /* ---- math ---------------------------------------------------------------------------- */
 
 /* e^x: x = n ln2 + r with |r| <= ln2/2 (ln2 split in two so n ln2 is exact), e^r by a
- * degree-6 polynomial, 2^n put in the exponent bits.  Overflow gives inf, underflow 0,
- * NaN stays NaN (wasm's min/max propagate it). */
+ * degree-6 polynomial, 2^n put in the exponent bits.  Above 89 the scaling by 2^n
+ * overflows to inf by itself.  Results below float32's normal range are 0: computing
+ * subnormals costs a microcode assist per lane on x86 (100+ cycles), which made a GELU
+ * epilogue over large negative values several times slower than the GEMM under it.
+ * n is rounded by adding 1.5 * 2^23, which leaves it in the low mantissa bits: cheaper in
+ * V8 than f32x4.nearest and i32x4.trunc_sat.  NaN stays NaN (pmin/pmax return their
+ * first operand when it is NaN, and the comparison is false for it). */
 PWI_INLINE f4 exp4(f4 x) {
-    const f4 hi = splat(88.72283f), lo = splat(-87.33654f);
-    f4 big = wasm_f32x4_gt(x, hi), tiny = wasm_f32x4_lt(x, lo);
-    x = wasm_f32x4_min(wasm_f32x4_max(x, lo), hi);
-    f4 n = wasm_f32x4_nearest(fmul(x, splat(1.44269504f)));
+    const f4 magic = splat(12582912.0f);
+    f4 tiny = wasm_f32x4_lt(x, splat(-87.33654f));
+    x = wasm_f32x4_pmax(wasm_f32x4_pmin(x, splat(89.0f)), splat(-87.33654f));
+    f4 k = fadd(fmul(x, splat(1.44269504f)), magic);
+    f4 n = fsub(k, magic);
     f4 r = fsub(x, fmul(n, splat(0.693359375f)));
     r = fsub(r, fmul(n, splat(-2.12194440e-4f)));
     f4 p = splat(0.0013933643f);
@@ -105,14 +111,12 @@ PWI_INLINE f4 exp4(f4 x) {
     p = fmadd(splat(0.16666576f), p, r);
     p = fmadd(splat(0.5f), p, r);
     p = fadd(fadd(splat(1.0f), r), fmul(fmul(r, r), p));
-    /* n may be 128 at the top of the range: scale in two steps so 2^n never overflows */
-    v128_t ni = wasm_i32x4_trunc_sat_f32x4(n);
+    /* n is in [-126, 128]: scale in two steps so that neither factor leaves the normal range */
+    v128_t ni = wasm_i32x4_sub(k, wasm_i32x4_splat(0x4B400000));
     v128_t half = wasm_i32x4_shr(ni, 1);
     f4 s1 = wasm_i32x4_shl(wasm_i32x4_add(half, wasm_i32x4_splat(127)), 23);
     f4 s2 = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_sub(ni, half), wasm_i32x4_splat(127)), 23);
-    f4 y = fmul(fmul(p, s1), s2);
-    y = select4(big, splat(__builtin_inff()), y);
-    return select4(tiny, splat(0.0f), y);
+    return wasm_v128_andnot(fmul(fmul(p, s1), s2), tiny);
 }
 
 /* ln x: x = m 2^e with m in [sqrt(1/2), sqrt(2)); ln m = 2 atanh(s), s = (m-1)/(m+1),
@@ -156,7 +160,7 @@ PWI_INLINE f4 erf4(f4 x) {
     p = fmadd(splat(-0.3761263f), p, u);
     p = fmadd(splat(1.1283792f), p, u);
     f4 small = fmul(x, p);
-    f4 t = fdiv(splat(1.0f), wasm_f32x4_max(ax, splat(1.0f)));
+    f4 t = fdiv(splat(1.0f), wasm_f32x4_pmax(ax, splat(1.0f)));
     f4 q = splat(0.028223218f);
     q = fmadd(splat(-0.16586222f), q, t);
     q = fmadd(splat(0.404802f), q, t);
@@ -167,7 +171,7 @@ PWI_INLINE f4 erf4(f4 x) {
     q = fmadd(splat(0.022321135f), q, t);
     q = fmadd(splat(0.56154096f), q, t);
     q = fmadd(splat(0.00013351183f), q, t);
-    f4 large = fsub(splat(1.0f), fmul(exp4(wasm_f32x4_neg(wasm_f32x4_min(u, splat(16.0f)))), q));
+    f4 large = fsub(splat(1.0f), fmul(exp4(wasm_f32x4_neg(wasm_f32x4_pmin(u, splat(16.0f)))), q));
     large = select4(wasm_f32x4_ge(ax, splat(4.0f)), splat(1.0f), large);
     large = wasm_v128_or(large, wasm_v128_and(x, wasm_i32x4_splat((int32_t)0x80000000))); /* sign of x */
     return select4(wasm_f32x4_lt(ax, splat(1.0f)), small, select4(wasm_f32x4_ne(x, x), x, large));
@@ -205,44 +209,71 @@ PWI_INLINE f4 expm1_neg4(f4 x) {
     return select4(wasm_f32x4_gt(x, splat(-0.01f)), series, direct);
 }
 
-/* The activation ``kind`` on four lanes.  Callers hoist the switch out of long loops
- * (see eltwise.c); epilogues call it once per tile row. */
+/* GELU (erf form) as x Phi(x), Phi(x) from erfc(|x| / sqrt 2) = t e^(P(t) - z^2),
+ * t = 1 / (1 + z/2): the Chebyshev fit of erfc in Press et al., "Numerical Recipes"
+ * (relative error < 1.2e-7).  Cheaper than erf4, and Phi of a negative x comes without
+ * the cancellation of 1 + erf(x). */
+PWI_INLINE f4 gelu4(f4 x) {
+    f4 z = fmul(wasm_f32x4_abs(x), splat(0.70710678f));
+    /* Phi(-|x|) < 1e-37 beyond z = 9: 0, without computing subnormals on the way */
+    f4 far = wasm_f32x4_gt(z, splat(9.0f));
+    z = wasm_f32x4_pmin(z, splat(9.0f));
+    f4 t = fdiv(splat(1.0f), fadd(splat(1.0f), fmul(splat(0.5f), z)));
+    f4 p = splat(0.17087277f);
+    p = fmadd(splat(-0.82215223f), p, t);
+    p = fmadd(splat(1.48851587f), p, t);
+    p = fmadd(splat(-1.13520398f), p, t);
+    p = fmadd(splat(0.27886807f), p, t);
+    p = fmadd(splat(-0.18628806f), p, t);
+    p = fmadd(splat(0.09678418f), p, t);
+    p = fmadd(splat(0.37409196f), p, t);
+    p = fmadd(splat(1.00002368f), p, t);
+    p = fmadd(splat(-1.26551223f), p, t);
+    f4 q = wasm_v128_andnot(fmul(fmul(splat(0.5f), t), exp4(fsub(p, fmul(z, z)))), far); /* Phi(-|x|) */
+    return fmul(x, select4(wasm_f32x4_lt(x, splat(0.0f)), q, fsub(splat(1.0f), q)));
+}
+
+/* The activation ``kind`` on four lanes.  Lower bounds and upper bounds use pmax / pmin
+ * (one x86 instruction each in V8, where f32x4.max / min take about seven) with the
+ * value as first operand, which they return when it is NaN.  Callers hoist the switch
+ * out of long loops (see eltwise.c); epilogues call it once per tile row. */
 PWI_INLINE f4 activate4(f4 v, int kind, float a, float b) {
     switch (kind) {
     case ACT_RELU: {
-        f4 r = wasm_f32x4_max(v, splat(0.0f));
-        return r;
+        return wasm_f32x4_pmax(v, splat(0.0f));
     }
     case ACT_LEAKY_RELU:
         return select4(wasm_f32x4_lt(v, splat(0.0f)), fmul(v, splat(a)), v);
     case ACT_CLIP:
-        return wasm_f32x4_min(wasm_f32x4_max(v, splat(a)), splat(b));
+        if (a != a || b != b) /* a NaN bound makes every result NaN, as in numpy */
+            return wasm_f32x4_min(wasm_f32x4_max(v, splat(a)), splat(b));
+        return wasm_f32x4_pmin(wasm_f32x4_pmax(v, splat(a)), splat(b));
     case ACT_SIGMOID:
         return sigmoid4(v);
     case ACT_HARD_SIGMOID:
-        return wasm_f32x4_min(wasm_f32x4_max(fadd(fmul(v, splat(a)), splat(b)), splat(0.0f)), splat(1.0f));
+        return wasm_f32x4_pmin(wasm_f32x4_pmax(fadd(fmul(v, splat(a)), splat(b)), splat(0.0f)), splat(1.0f));
     case ACT_HARD_SWISH: {
         f4 g = fadd(fmul(v, splat(1.0f / 6.0f)), splat(0.5f));
-        return fmul(v, wasm_f32x4_min(wasm_f32x4_max(g, splat(0.0f)), splat(1.0f)));
+        return fmul(v, wasm_f32x4_pmin(wasm_f32x4_pmax(g, splat(0.0f)), splat(1.0f)));
     }
     case ACT_SILU:
         return fmul(v, sigmoid4(v));
     case ACT_TANH:
         return tanh4(v);
     case ACT_GELU:
-        return fmul(fmul(splat(0.5f), v), fadd(splat(1.0f), erf4(fmul(v, splat(0.70710678f)))));
+        return gelu4(v);
     case ACT_GELU_TANH: {
         f4 inner = fmul(splat(0.79788456f), fadd(v, fmul(splat(0.044715f), fmul(v, fmul(v, v)))));
         return fmul(fmul(splat(0.5f), v), fadd(splat(1.0f), tanh4(inner)));
     }
     case ACT_ELU: {
-        f4 neg = fmul(splat(a), expm1_neg4(wasm_f32x4_min(v, splat(0.0f))));
+        f4 neg = fmul(splat(a), expm1_neg4(wasm_f32x4_pmin(v, splat(0.0f))));
         return select4(wasm_f32x4_lt(v, splat(0.0f)), neg, v);
     }
     case ACT_SOFTPLUS: {
         /* log(1 + e^x) = max(x, 0) + log(1 + e^-|x|) */
         f4 t = log4(fadd(splat(1.0f), exp4(wasm_f32x4_neg(wasm_f32x4_abs(v)))));
-        return fadd(wasm_f32x4_max(v, splat(0.0f)), t);
+        return fadd(wasm_f32x4_pmax(v, splat(0.0f)), t);
     }
     case ACT_EXP:
         return exp4(v);
@@ -306,6 +337,17 @@ PWI_EXPORT int pwi_workspace_floats(void);
 
 /* A (M x K, element (i, k) at a[i*rs + k*cs]) into the packed layout of all K */
 PWI_EXPORT void pwi_pack_a(int M, int K, const float *a, int rs, int cs, float *dst);
+
+/* Activations of a few vector instructions are applied in registers, inside epilogues;
+ * the others (exp, erf, division) need so many temporaries that V8 spills the tile's
+ * accumulators around them: they run over the stored tile instead (pwi_activate_block). */
+PWI_INLINE int act_cheap(int kind) {
+    return kind == ACT_NONE || kind == ACT_RELU || kind == ACT_LEAKY_RELU || kind == ACT_CLIP ||
+           kind == ACT_HARD_SIGMOID || kind == ACT_HARD_SWISH || kind == ACT_ABS || kind == ACT_NEG;
+}
+
+/* c[i * ldc + j] = act(c[i * ldc + j]) over rows x cols, in place (eltwise.c) */
+void pwi_activate_block(float *c, int ldc, int rows, int cols, int kind, float a, float b);
 
 /* Apply the epilogue to rows i0.. i0+rows-1, columns j0.. j0+cols-1 of C */
 void pwi_epilogue_block(float *c, int ldc, int i0, int j0, int rows, int cols, const epi_t *epi);

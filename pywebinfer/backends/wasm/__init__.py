@@ -13,6 +13,7 @@ import numpy as np
 from ... import dtypes
 
 from . import kernels  # noqa: F401  (registers the wasm kernels)
+from . import threads
 from .module import WasmUnavailableError, library
 
 
@@ -28,6 +29,27 @@ class WasmBackend:
 
     def __init__(self):
         self.library = library()  # loads the module now, so a missing one fails at load
+        self.pool = None
+        self.threads_report = {"mode": "single", "threads": 1, "requested": 0,
+                               "reason": "threads not configured"}
+
+    def set_threads(self, requested: int) -> None:
+        """Start a worker pool for ``requested`` threads (0: onnxruntime-web's default)
+        where the page allows it (threads.py); otherwise the report says why not."""
+        self.pool, self.threads_report = threads.start(self.library, requested)
+
+    def threads_info(self) -> dict:
+        """{"mode": "worker-pool" | "starting" | "single", "threads": n, ...}: "starting"
+        while the workers boot (this thread must yield first; ops run on one thread)."""
+        report = dict(self.threads_report)
+        if self.pool is not None:
+            report.pop("reason", None)
+            report.update(self.pool.info())
+        return report
+
+    async def wait_ready(self) -> None:
+        if self.pool is not None:
+            await self.pool.wait_ready()
 
     def unsupported(self, node, graph) -> str | None:
         """Why the kernels cannot take this node, so that placement sends it to the next
@@ -44,15 +66,21 @@ class WasmBackend:
         return None
 
     def run(self, entry, ctx, inputs, attrs):
-        out = entry.fn(ctx, inputs, attrs)
+        previous, threads.ACTIVE = threads.ACTIVE, self.pool  # big GEMMs / convolutions go to the pool
+        try:
+            out = entry.fn(ctx, inputs, attrs)
+        finally:
+            threads.ACTIVE = previous
         if isinstance(out, (list, tuple)):
             return [np.asarray(o) if isinstance(o, np.generic) else o for o in out]
         return [np.asarray(out) if isinstance(out, np.generic) else out]
 
     def close(self) -> None:
         # packed weights belong to the session's kernel states and are freed with them;
-        # the module itself is shared by every session of the process
-        pass
+        # the module itself is shared by every session of the process; the pool (its
+        # workers and shared memory) is this session's own
+        if self.pool is not None:
+            self.pool.close()
 
 
 def available() -> bool:

@@ -20,6 +20,7 @@ from ...ops.conv import _conv_attrs, _out_sizes
 from ...ops.pool import _Windows
 from ...ops.reduce import _axes
 from ...ops.registry import FUSED_DOMAIN, REGISTRY, kernel
+from . import threads
 from .module import Out, library
 
 F32 = np.dtype(np.float32)
@@ -58,6 +59,28 @@ def _floats(*arrays) -> bool:
 
 def _c(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x)
+
+
+_ND = np.ndarray
+_MEMO_LIMIT = 64  # shape plans kept per node (models with changing shapes keep the last ones)
+
+
+def _memo(ctx) -> dict:
+    """The node's plans worked out from its input shapes, kept between runs: in Pyodide
+    the Python around a kernel call (broadcasting, attribute parsing) costs more than a
+    small kernel.  They live in ctx.state beside the weights prepared at load (int keys)."""
+    state = ctx.state
+    if state is None:
+        state = ctx.state = {}
+    return state
+
+
+def _remember(memo: dict, key, plan):
+    if len(memo) >= _MEMO_LIMIT:
+        for old in [k for k in memo if not isinstance(k, int)]:
+            del memo[old]
+    memo[key] = plan
+    return plan
 
 
 class _Constant:
@@ -184,20 +207,38 @@ def _binary_call(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     return y
 
 
+def _binary_plan(op_type: str, a_shape, b_shape, square: bool):
+    """(output shape, op code, the 12 dimension and stride arguments), or False where the
+    numpy kernel answers (an empty operand, more than 4 merged dimensions)"""
+    try:
+        out = np.broadcast_shapes(a_shape, b_shape)
+    except ValueError:
+        raise ValueError(f"{op_type}: shapes {a_shape} and {b_shape} do not broadcast") from None
+    if 0 in a_shape or 0 in b_shape:
+        return False
+    # x^2 is x * x exactly (the common Pow); b has one element, so the product has out's size
+    plan = _broadcast_plan(a_shape, a_shape) if square else _broadcast_plan(a_shape, b_shape)
+    if plan is None:
+        return False
+    _, dims, a_st, b_st = plan
+    return out, BINARY["Mul" if square else op_type], (*dims, *a_st, *b_st)
+
+
 def _register_binary(op_type: str, since: int) -> None:
     def run(ctx, inputs, attrs):
         a, b = inputs[0], inputs[1]
-        if _floats(a, b):
-            try:
-                np.broadcast_shapes(a.shape, b.shape)
-            except ValueError:
-                raise ValueError(f"{op_type}: shapes {a.shape} and {b.shape} do not broadcast") from None
-            if op_type == "Pow" and b.size == 1 and float(b.reshape(-1)[0]) == 2.0:
-                y = _binary_call("Mul", a, a)  # x^2 exactly, the common case
-                if y is not None:
-                    return y.reshape(np.broadcast_shapes(a.shape, b.shape))
-            y = _binary_call(op_type, a, b)
-            if y is not None:
+        if type(a) is _ND and type(b) is _ND and a.dtype == F32 and b.dtype == F32:
+            square = op_type == "Pow" and b.size == 1 and float(b.reshape(-1)[0]) == 2.0
+            memo = _memo(ctx)
+            key = (a.shape, b.shape, square)
+            plan = memo.get(key)
+            if plan is None:
+                plan = _remember(memo, key, _binary_plan(op_type, a.shape, b.shape, square))
+            if plan:
+                out, code, args = plan
+                y = np.empty(out, F32)
+                a = _c(a)
+                library().call("pwi_binary", code, Out(y), a, a if square else _c(b), *args)
                 return y
         return _reference(op_type, ctx, inputs, attrs)
 
@@ -259,9 +300,11 @@ def _gemm_call(batch, M, N, K, a, a_bs, a_rs, a_cs, b, b_bs, b_rs, b_cs, packed,
                alpha=1.0, bias=None, bias_mode=0, z=None, z_bs=0, z_rs=0, z_cs=0, beta=1.0,
                act=(0, 0.0, 0.0)):
     lib = library()
-    lib.call("pwi_gemm", batch, M, N, K, a, a_bs, a_rs, a_cs, b, b_bs, b_rs, b_cs, packed,
-             Out(c), c_bs, N, float(alpha), bias, bias_mode, z, z_bs, z_rs, z_cs, float(beta),
-             act[0], float(act[1]), float(act[2]), lib.workspace)
+    args = (batch, M, N, K, a, a_bs, a_rs, a_cs, b, b_bs, b_rs, b_cs, packed, Out(c), c_bs, N,
+            float(alpha), bias, bias_mode, z, z_bs, z_rs, z_cs, float(beta), act[0], float(act[1]),
+            float(act[2]), lib.workspace)
+    if not threads.parallel("pwi_gemm", 2.0 * batch * M * N * K, *args):  # the worker pool, if big
+        lib.call("pwi_gemm", *args)
 
 
 def _pack_b(b: np.ndarray, transposed: bool = False):
@@ -281,25 +324,36 @@ def _prepare_matmul(ctx, attrs, constants):
     return None
 
 
-def _matmul(ctx, a, b, bias=None, act=(0, 0.0, 0.0)) -> np.ndarray:
-    """act(a @ b + bias) with numpy's matmul rules (1-D operands, broadcast batches)"""
-    if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"MatMul: operands must have rank >= 1, got shapes {a.shape} and {b.shape}")
-    A = a[None, :] if a.ndim == 1 else a
-    B = b[:, None] if b.ndim == 1 else b
-    (M, K), (K2, N) = A.shape[-2:], B.shape[-2:]
+def _matmul_plan(a_shape, b_shape):
+    """(M, K, N, batch, output shape, rows when B is one matrix) of a @ b"""
+    if not a_shape or not b_shape:
+        raise ValueError(f"MatMul: operands must have rank >= 1, got shapes {a_shape} and {b_shape}")
+    A = (1,) + a_shape if len(a_shape) == 1 else a_shape
+    B = b_shape + (1,) if len(b_shape) == 1 else b_shape
+    (M, K), (K2, N) = A[-2:], B[-2:]
     try:
         if K != K2:
             raise ValueError
-        batch = np.broadcast_shapes(A.shape[:-2], B.shape[:-2])
+        batch = np.broadcast_shapes(A[:-2], B[:-2])
     except ValueError:
-        raise ValueError(f"MatMul: shapes {a.shape} and {b.shape} do not multiply") from None
-    out_shape = batch + (M, N)
+        raise ValueError(f"MatMul: shapes {a_shape} and {b_shape} do not multiply") from None
+    return M, K, N, batch, batch + (M, N), math.prod(A[:-1])
+
+
+def _matmul(ctx, a, b, bias=None, act=(0, 0.0, 0.0)) -> np.ndarray:
+    """act(a @ b + bias) with numpy's matmul rules (1-D operands, broadcast batches)"""
+    memo = _memo(ctx)
+    key = ("mm", a.shape, b.shape)
+    plan = memo.get(key)
+    if plan is None:
+        plan = _remember(memo, key, _matmul_plan(a.shape, b.shape))
+    M, K, N, batch, out_shape, rows = plan
+    A = a[None, :] if a.ndim == 1 else a
+    B = b[:, None] if b.ndim == 1 else b
     y = np.empty(out_shape, F32)
     bias_mode = BIAS_COL if bias is not None else 0
     packed_b = _prepared(ctx, 1, b) if b.ndim == 2 else None
     if B.ndim == 2:  # one right operand: every row of every batch is one tall GEMM
-        rows = math.prod(A.shape[:-1])
         if packed_b is not None:
             _gemm_call(1, rows, N, K, _c(A), 0, K, 1, packed_b, 0, 0, 0, 2, y, 0, bias=bias,
                        bias_mode=bias_mode, act=act)
@@ -334,12 +388,15 @@ def matmul(ctx, inputs, attrs):
 def fused_matmul(ctx, inputs, attrs):
     a, b = inputs[0], inputs[1]
     bias = inputs[2] if len(inputs) > 2 else None
-    act = _fused_activation(attrs)
+    memo = _memo(ctx)
+    act = memo.get("act", False)
+    if act is False:  # the attributes are the node's: parsed once
+        act = _remember(memo, "act", _fused_activation(attrs))
     if act is None or not _floats(a, b) or b.ndim < 2 or (
             bias is not None and (not _floats(bias) or bias.size not in (1, b.shape[-1]))):
         return _reference("FusedMatMul", ctx, inputs, attrs, FUSED_DOMAIN)
     if bias is not None:  # the pass makes it (N,) or one element: a per-column bias
-        bias = _c(np.broadcast_to(bias.reshape(-1), (b.shape[-1],)))
+        bias = _c(bias) if bias.shape == (b.shape[-1],) else _c(np.broadcast_to(bias.reshape(-1), (b.shape[-1],)))
     return _matmul(ctx, a, b, bias, act)
 
 
@@ -418,6 +475,24 @@ def _prepare_conv(ctx, attrs, constants):
     return state or None
 
 
+def _conv_plan(op_type, attrs, x, w):
+    """The geometry of a convolution (attributes checked), as pwi_conv2d takes it"""
+    strides, pads, dilations, group = _conv_attrs(op_type, attrs, x, w)
+    n, c = x.shape[:2]
+    m = w.shape[0]
+    if group < 1 or c % group or m % group or w.shape[1] * group != c:
+        raise ValueError(f"{op_type}: {c} input channels, {m} output channels and weights {w.shape} "
+                         f"do not fit group={group}")
+    rank = x.ndim - 2
+    begin, end = pads[:rank], pads[rank:]
+    padded = tuple(s + b + e for s, b, e in zip(x.shape[2:], begin, end))
+    out_sp = _out_sizes(op_type, padded, w.shape[2:], strides, dilations)
+    # 1-D is 2-D with one row
+    lift = (lambda t, one: (one,) + tuple(t)) if rank == 1 else (lambda t, one: tuple(t))
+    return (n, c, m, group, *lift(x.shape[2:], 1), *lift(w.shape[2:], 1), *lift(strides, 1),
+            *lift(dilations, 1), *lift(begin, 0), *lift(out_sp, 1), (n, m) + tuple(out_sp))
+
+
 def _conv(ctx, inputs, attrs, act, op_type, domain=""):
     x, w = inputs[0], inputs[1]
     bias = inputs[2] if len(inputs) > 2 else None
@@ -425,30 +500,18 @@ def _conv(ctx, inputs, attrs, act, op_type, domain=""):
     if (act is None or not _floats(x, w) or x.ndim not in (3, 4) or w.ndim != x.ndim
             or (bias is not None and not _floats(bias)) or (z is not None and not _floats(z))):
         return _reference(op_type, ctx, inputs, attrs, domain)
-    strides, pads, dilations, group = _conv_attrs(op_type, attrs, x, w)
-    n, c = x.shape[:2]
-    m = w.shape[0]
-    if group < 1 or c % group or m % group or w.shape[1] * group != c:
-        raise ValueError(f"{op_type}: {c} input channels, {m} output channels and weights {w.shape} "
-                         f"do not fit group={group}")
+    memo = _memo(ctx)
+    key = ("conv", x.shape, w.shape)
+    plan = memo.get(key)
+    if plan is None:
+        plan = _remember(memo, key, _conv_plan(op_type, attrs, x, w))
+    n, c, m, group, H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, y_shape = plan
     if bias is not None and bias.shape != (m,):
         raise ValueError(f"{op_type}: bias of shape {bias.shape}, expected ({m},)")
-    rank = x.ndim - 2
-    begin, end = pads[:rank], pads[rank:]
-    padded = tuple(s + b + e for s, b, e in zip(x.shape[2:], begin, end))
-    out_sp = _out_sizes(op_type, padded, w.shape[2:], strides, dilations)
-    # 1-D is 2-D with one row
-    lift = (lambda t, one: (one,) + tuple(t)) if rank == 1 else (lambda t, one: tuple(t))
-    H, W = lift(x.shape[2:], 1)
-    KH, KW = lift(w.shape[2:], 1)
-    SH, SW = lift(strides, 1)
-    DH, DW = lift(dilations, 1)
-    PT, PL = lift(begin, 0)
-    OH, OW = lift(out_sp, 1)
-    y = np.empty((n, m) + tuple(out_sp), F32)
+    y = np.empty(y_shape, F32)
     if z is not None:
         try:
-            z = _c(np.broadcast_to(z, y.shape))
+            z = _c(z) if z.shape == y_shape else _c(np.broadcast_to(z, y_shape))
         except ValueError:
             raise ValueError(f"{op_type}: residual of shape {z.shape} does not broadcast to {y.shape}") from None
     weights = _prepared(ctx, 1, w)
@@ -458,8 +521,10 @@ def _conv(ctx, inputs, attrs, act, op_type, domain=""):
     if bias is not None:
         bias = _prepared(ctx, 2, bias) or _c(bias)
     lib = library()
-    lib.call("pwi_conv2d", _c(x), n, c, H, W, weights, packed, m, group, KH, KW, SH, SW, PT, PL, DH, DW,
-             OH, OW, Out(y), bias, z, act[0], float(act[1]), float(act[2]), lib.workspace)
+    args = (_c(x), n, c, H, W, weights, packed, m, group, KH, KW, SH, SW, PT, PL, DH, DW, OH, OW, Out(y),
+            bias, z, act[0], float(act[1]), float(act[2]), lib.workspace)
+    if not threads.parallel("pwi_conv2d", 2.0 * y.size * (c // group) * KH * KW, *args):
+        lib.call("pwi_conv2d", *args)
     return y
 
 
@@ -470,7 +535,11 @@ def conv(ctx, inputs, attrs):
 
 @_wasm("FusedConv", domain=FUSED_DOMAIN, since=1, prepare=_prepare_conv)
 def fused_conv(ctx, inputs, attrs):
-    return _conv(ctx, inputs, attrs, _fused_activation(attrs), "FusedConv", FUSED_DOMAIN)
+    memo = _memo(ctx)
+    act = memo.get("act", False)
+    if act is False:  # the attributes are the node's: parsed once
+        act = _remember(memo, "act", _fused_activation(attrs))
+    return _conv(ctx, inputs, attrs, act, "FusedConv", FUSED_DOMAIN)
 
 
 # ---- pooling ----------------------------------------------------------------------------
@@ -592,20 +661,30 @@ def layer_norm(ctx, inputs, attrs):
 
 # ---- reductions -------------------------------------------------------------------------
 
-def _reduce(op_type, x, axes, keepdims) -> np.ndarray:
-    kept = [i for i in range(x.ndim) if i not in axes]
+def _reduce_plan(shape, axes, keepdims):
+    """(permutation moving the reduced axes last or None, outer, n, inner, output shape)"""
+    ndim = len(shape)
+    kept = [i for i in range(ndim) if i not in axes]
     between = range(axes[0], axes[-1] + 1)
-    if all(i in axes or x.shape[i] == 1 for i in between):  # one block of reduced axes
-        source, outer = x, math.prod(x.shape[:axes[0]])
-        inner = math.prod(x.shape[axes[-1] + 1:])
+    if all(i in axes or shape[i] == 1 for i in between):  # one block of reduced axes
+        perm, outer = None, math.prod(shape[:axes[0]])
+        inner = math.prod(shape[axes[-1] + 1:])
     else:  # the reduced axes moved last, together
-        source = _transpose(x, kept + list(axes))
+        perm = kept + list(axes)
+        outer, inner = math.prod(shape[i] for i in kept), 1
+    n = math.prod(shape[i] for i in axes)
+    out = tuple(1 if i in axes else d for i, d in enumerate(shape)) if keepdims else \
+        tuple(shape[i] for i in kept)
+    return perm, outer, n, inner, out
+
+
+def _reduce(op_type, x, axes, keepdims, plan=None) -> np.ndarray:
+    perm, outer, n, inner, shape = plan or _reduce_plan(x.shape, axes, keepdims)
+    source = x
+    if perm is not None:
+        source = _transpose(x, perm)
         if source is None:
-            source = np.transpose(x, kept + list(axes))
-        outer, inner = math.prod(x.shape[i] for i in kept), 1
-    n = math.prod(x.shape[i] for i in axes)
-    shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape)) if keepdims else \
-        tuple(x.shape[i] for i in kept)
+            source = np.transpose(x, perm)
     y = np.empty(shape, F32)
     library().call("pwi_reduce", REDUCE[op_type], _c(source), Out(y), outer, n, inner)
     return y
@@ -616,6 +695,17 @@ def _register_reduce(op_type: str, axes_input_since: int) -> None:
         def reduce_kernel(ctx, inputs, attrs):
             x = inputs[0]
             if _floats(x):
+                if not axes_from_input:  # axes from attributes: one plan per input shape
+                    memo = _memo(ctx)
+                    key = ("R", x.shape)
+                    plan = memo.get(key)
+                    if plan is None:
+                        axes = _axes(op_type, x, attrs, inputs, axes_from_input)
+                        keepdims = bool(attrs.get("keepdims", 1))
+                        plan = _remember(memo, key, axes and _reduce_plan(x.shape, axes, keepdims))
+                    if plan:
+                        return _reduce(op_type, x, None, None, plan)
+                    return _reference(op_type, ctx, inputs, attrs)
                 axes = _axes(op_type, x, attrs, inputs, axes_from_input)
                 if axes:  # no axes: the numpy kernel's elementwise answer
                     return _reduce(op_type, x, axes, bool(attrs.get("keepdims", 1)))
@@ -636,12 +726,25 @@ for _op in REDUCE:
 
 def _transpose(x: np.ndarray, perm) -> np.ndarray | None:
     """x transposed by perm (4-byte elements), or None beyond 6 merged dimensions"""
-    dims = [x.shape[p] for p in perm]
-    step = [0] * x.ndim
+    plan = _transpose_plan(x.shape, perm)
+    if plan is None:
+        return None
+    dims, args = plan
+    y = np.empty(dims, x.dtype)
+    if y.size:
+        library().call("pwi_transpose", _c(x), Out(y), *args)
+    return y
+
+
+def _transpose_plan(shape, perm):
+    """(output shape, pwi_transpose's 12 dimension and stride arguments), or None"""
+    ndim = len(shape)
+    dims = tuple(shape[p] for p in perm)
+    step = [0] * ndim
     acc = 1
-    for i in reversed(range(x.ndim)):
+    for i in reversed(range(ndim)):
         step[i] = acc
-        acc *= x.shape[i]
+        acc *= shape[i]
     merged_d, merged_s = [], []
     for d, s in zip(dims, (step[p] for p in perm)):
         if d == 1:
@@ -655,20 +758,24 @@ def _transpose(x: np.ndarray, perm) -> np.ndarray | None:
     if len(merged_d) > 6:
         return None
     pad = 6 - len(merged_d)
-    y = np.empty(dims, x.dtype)
-    if y.size:
-        library().call("pwi_transpose", _c(x), Out(y), *([1] * pad + merged_d), *([0] * pad + merged_s))
-    return y
+    return dims, (*([1] * pad + merged_d), *([0] * pad + merged_s))
 
 
 @_wasm("Transpose", since=1)
 def transpose(ctx, inputs, attrs):
     x = inputs[0]
-    perm = attrs.get("perm")
-    perm = list(reversed(range(x.ndim))) if perm is None else [int(p) for p in perm]
-    if sorted(perm) != list(range(x.ndim)):
-        raise ValueError(f"Transpose: perm {perm} is not a permutation of the {x.ndim} input axes")
-    y = None
-    if isinstance(x, np.ndarray) and x.dtype.itemsize == 4 and x.dtype.kind in "fiu" and x.size:
-        y = _transpose(x, perm)
-    return _reference("Transpose", ctx, inputs, attrs) if y is None else y
+    memo = _memo(ctx)
+    key = ("T", x.shape)
+    plan = memo.get(key)
+    if plan is None:
+        perm = attrs.get("perm")
+        perm = list(reversed(range(x.ndim))) if perm is None else [int(p) for p in perm]
+        if sorted(perm) != list(range(x.ndim)):
+            raise ValueError(f"Transpose: perm {perm} is not a permutation of the {x.ndim} input axes")
+        plan = _remember(memo, key, _transpose_plan(x.shape, perm) or False)
+    if plan and type(x) is _ND and x.dtype.itemsize == 4 and x.dtype.kind in "fiu" and x.size:
+        dims, args = plan
+        y = np.empty(dims, x.dtype)
+        library().call("pwi_transpose", _c(x), Out(y), *args)
+        return y
+    return _reference("Transpose", ctx, inputs, attrs)

@@ -1,14 +1,14 @@
-// uses: activations.glsl
+// uses: activations.glsl, rows.glsl
 // Y = act(Conv(X, W) + B + Z) in NCHW (1-D convolutions come as H = 1).  Output element
 // (n, m, oy, ox) sums W[m, c, ky, kx] * X[n, g * c_in + c, iy, ix] over its group g's
 // c_in channels, with iy = oy * stride_h - pad_h + ky * dil_h (ix likewise).
 // MODE 0: each of a texel's four outputs alone; 1: four neighbours along a row (the
 // output width a multiple of 4) share each weight and read the input row's run under
-// their taps as RUN_TEXELS whole texels; 2: a pointwise (1x1, stride 1, no
-// pad, one group) convolution over H*W a multiple of 4, a matrix product reading texels
-// of X along H*W (and of W along C when C4 is 1); 3: the epilogue of a pointwise
-// convolution computed as a matrix product in [N, H*W, M] order: P holds that product,
-// read transposed.
+// their taps as RUN_TEXELS whole texels, indexed at run time (kernels too wide for
+// MODE 4); 4: MODE 1's work with every lane at a fixed place (rows.glsl); 3: the
+// epilogue of products conv_targets.glsl rendered into QS (4 or 8) targets Q0.., QS
+// output channels at once (output channel m is in Q(m % QS)); Q_TEXELS: each output
+// texel's four are one texel there.
 
 float bias(int m) {
 #if {{HAS_B}}
@@ -17,6 +17,27 @@ float bias(int m) {
   return 0.0;
 #endif
 }
+
+#if {{MODE}} == 3
+int m_blocks() { return (u_oshape(1) + {{QS}} - 1) / {{QS}}; }
+
+vec4 quad_texel(int r, int t) {
+  if (r == 0) return Q0_texel(t);
+  if (r == 1) return Q1_texel(t);
+  if (r == 2) return Q2_texel(t);
+#if {{QS}} == 8
+  if (r == 3) return Q3_texel(t);
+  if (r == 4) return Q4_texel(t);
+  if (r == 5) return Q5_texel(t);
+  if (r == 6) return Q6_texel(t);
+  return Q7_texel(t);
+#else
+  return Q3_texel(t);
+#endif
+}
+
+float quad_at(int r, int i) { return quad_texel(r, i >> 2)[i & 3]; }
+#endif
 
 #if {{MODE}} == 0
 float conv1(int n, int m, int oy, int ox) {
@@ -92,40 +113,24 @@ vec4 conv4(int n, int m, int oy, int ox) {
 }
 #endif
 
-#if {{MODE}} == 2
-vec4 pointwise(int n, int m, int p) {
-  int channels = u_channels();
-  int plane = u_in_h() * u_in_w();
-  int step = plane >> 2;
-  int x = (n * channels * plane + p) >> 2;
-  vec4 acc = vec4(0.0);
-#if {{C4}}
-  int w = (m * channels) >> 2;
-  for (int c = 0; c < channels; c += 4) {
-    vec4 wv = W_texel(w + (c >> 2));
-    int q = x + c * step;
-    acc += wv.x * X_texel(q) + wv.y * X_texel(q + step) + wv.z * X_texel(q + 2 * step)
-        + wv.w * X_texel(q + 3 * step);
-  }
-#else
-  for (int c = 0; c < channels; c++) acc += W_at(m * channels + c) * X_texel(x + c * step);
-#endif
-  return acc;
-}
-
-#endif
-
 vec4 run(int t) {
   int o = 4 * t;
   vec4 y;
 #if {{MODE}} == 3
+#if {{Q_TEXELS}}
+  // the texel's four outputs share a channel and sit side by side in one target
+  int n = out_coord(o, 0);
+  int m = out_coord(o, 1);
+  int p = out_coord(o, 2) * u_oshape(3) + out_coord(o, 3);
+  y = quad_texel(m % {{QS}}, ((n * m_blocks() + m / {{QS}}) * u_q_plane() + p) >> 2) + bias(m);
+#else
   for (int c = 0; c < 4; c++) {
     int e = o + c;
     int m = out_coord(e, 1);
-    int plane = u_oshape(2) * u_oshape(3);
-    int p = out_coord(e, 2) * u_oshape(3) + out_coord(e, 3);
-    y[c] = P_at((out_coord(e, 0) * plane + p) * u_oshape(1) + m) + bias(m);
+    int p = out_coord(e, 2) * u_q_row() + out_coord(e, 3);
+    y[c] = quad_at(m % {{QS}}, (out_coord(e, 0) * m_blocks() + m / {{QS}}) * u_q_plane() + p) + bias(m);
   }
+#endif
 #elif {{MODE}} == 0
   for (int c = 0; c < 4; c++) {
     int e = o + c;
@@ -140,7 +145,9 @@ vec4 run(int t) {
 #if {{MODE}} == 1
   y = conv4(n, m, oy, ox) + bias(m);
 #else
-  y = pointwise(n, m, oy * u_oshape(3) + ox) + bias(m);
+  vec4 acc[1];
+  conv_rows(n, m, oy, ox, acc);
+  y = acc[0] + bias(m);
 #endif
 #endif
 #if {{HAS_Z}}

@@ -8,6 +8,8 @@
 //   2  A rows contiguous, B transposed (B[k, j] at j * K + k), K, N multiples of 4:
 //      4 dot products per 4 k
 //   3  B rows contiguous, N a multiple of 4: an A element and a B texel per k
+//   4  the epilogue of matmul_targets.glsl's product (row i in Q(i % QS) of QS = 4 or 8,
+//      N a multiple of 4, the batch flattened into the rows)
 
 int batch_offset(int o, bool of_a) {
   int off = 0;
@@ -15,16 +17,35 @@ int batch_offset(int o, bool of_a) {
   return off;
 }
 
+#if {{MODE}} == 0
 float dot_at(int a, int b) {
   float acc = 0.0;
   int k_len = u_k();
   for (int k = 0; k < k_len; k++) acc += A_at(a + k * u_a_col()) * B_at(b + k * u_b_row());
   return acc;
 }
+#endif
 
 vec4 product(int t) {
   int o = 4 * t;
-#if {{MODE}} == 0
+#if {{MODE}} == 4
+  int nq = u_oshape(RANK - 1) >> 2;
+  int i = t / nq;
+  int q = (i / {{QS}}) * nq + t - i * nq;
+  int r = i % {{QS}};
+  if (r == 0) return Q0_texel(q);
+  if (r == 1) return Q1_texel(q);
+  if (r == 2) return Q2_texel(q);
+#if {{QS}} == 8
+  if (r == 3) return Q3_texel(q);
+  if (r == 4) return Q4_texel(q);
+  if (r == 5) return Q5_texel(q);
+  if (r == 6) return Q6_texel(q);
+  return Q7_texel(q);
+#else
+  return Q3_texel(q);
+#endif
+#elif {{MODE}} == 0
   vec4 r;
   for (int c = 0; c < 4; c++) {
     int e = o + c;

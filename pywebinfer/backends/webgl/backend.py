@@ -196,12 +196,20 @@ class WebGLBackend:
         count = int(np.prod(shape, dtype=np.int64))
         return GLTensor(self, shape, dtype, self.pool.acquire(count, name))
 
-    def scratch(self, shape, dtype=np.float32) -> GLTensor:
-        """A temporary tensor, released when the node's kernel returns."""
+    def scratch(self, shape, dtype=np.float32, texture_shape: tuple[int, int] | None = None) -> GLTensor:
+        """A temporary tensor, released when the node's kernel returns; ``texture_shape``:
+        in a texture of exactly that (width, height)."""
         count = int(np.prod(shape, dtype=np.int64))
-        tensor = GLTensor(self, shape, dtype, self.pool.acquire(count))
+        tensor = GLTensor(self, shape, dtype, self.pool.acquire(count, shape=texture_shape))
         self._temps.append(tensor)
         return tensor
+
+    def scratch_targets(self, k: int, shape, dtype=np.float32) -> list[GLTensor]:
+        """``k`` temporary tensors in textures of one shape, for a draw into all of them
+        (WebGL renders only to attachments of one size)."""
+        first = self.scratch(shape, dtype)
+        size = (first.texture.width, first.texture.height)
+        return [first] + [self.scratch(shape, dtype, size) for _ in range(k - 1)]
 
     def view(self, x: GLTensor, shape, temporary: bool = False) -> GLTensor:
         """``x``'s data under another shape, without a copy (Reshape, Squeeze, ...); a
@@ -250,8 +258,16 @@ class WebGLBackend:
         self.counts["readbacks"] += 1
         return from_texel_data(data, t.dtype, t.shape)
 
-    def draw(self, program: Program, out: GLTensor, inputs, values: dict | None = None) -> None:
-        """Render ``out`` with ``program``, reading ``inputs`` (in program.inputs order)."""
+    def draw(self, program: Program, out, inputs, values: dict | None = None) -> None:
+        """Render ``out`` with ``program``, reading ``inputs`` (in program.inputs order);
+        ``out``: a list of program.outs tensors of one size in textures of one shape for
+        a program with several render targets (scratch_targets)."""
+        targets = list(out) if isinstance(out, (list, tuple)) else [out]
+        out = targets[0]
+        if len(targets) != program.outs or any(
+                t.size != out.size or (t.texture.width, t.texture.height) != (out.texture.width, out.texture.height)
+                for t in targets):
+            raise ValueError(f"webgl: {program.label} renders {program.outs} texture(s) of one size and shape")
         if out.size == 0:
             return
         compiled, fresh = self.gl.program(program)
@@ -260,7 +276,8 @@ class WebGLBackend:
         textures = [self._texture_of(t) for t in inputs]
         params = dict(values or {})
         for (name, _), texture in zip(program.inputs, textures):
-            params[f"{name}_wlog"] = texture.width.bit_length() - 1
+            params[f"{name}_wmask"] = texture.width - 1
+            params[f"{name}_winv"] = 2.0 / texture.width
         count = out.size
         params["out_texels"] = texels(count)
         params["out_width"] = out.texture.width
@@ -270,8 +287,13 @@ class WebGLBackend:
             params["oshape"] = shape
             params["ostride"] = strides(shape)
         ints, floats = program.pack(params)
-        self.gl.draw(self.framebuffer, compiled, ints, floats, [t.handle for t in textures], out.texture.handle,
-                     out.texture.width, out.texture.rows(count))
+        if program.outs == 1:
+            self.gl.draw(self.framebuffer, compiled, ints, floats, [t.handle for t in textures],
+                         out.texture.handle, out.texture.width, out.texture.rows(count))
+        else:
+            self.gl.draw_multi(self.framebuffer, compiled, ints, floats, [t.handle for t in textures],
+                               [t.texture.handle for t in targets], out.texture.width,
+                               out.texture.rows(count))
         self.counts["draws"] += 1
 
     # ---- internals --------------------------------------------------------------------

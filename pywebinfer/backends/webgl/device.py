@@ -29,9 +29,10 @@ LOST_MESSAGE = ("webgl: the WebGL2 context was lost (the browser reclaimed the G
                 "WEBGL_lose_context was used); this session's textures are gone: close it and "
                 "create a new InferenceSession, which gets a new context")
 
-# widest texture the pool makes (a power of two): wide enough to keep textures few rows
-# high, narrow enough that small tensors do not waste much of a row
+# widest texture the pool makes (a power of two; textures are about square up to it)
 MAX_WIDTH = 4096
+# the most texels a texture holds: shaders find a texel's row in float32 (shaders.py)
+MAX_TEXELS = 1 << 25
 
 _context: "Context | None" = None
 
@@ -122,6 +123,29 @@ _HELPERS = r"""
     gl.viewport(0, 0, width, rows);
     gl.drawArrays(gl.TRIANGLES, 0, 3);
   },
+  drawMulti(gl, fb, program, locI, ints, locF, floats, textures, outs, width, rows) {
+    gl.useProgram(program);
+    for (let i = 0; i < textures.length; i++) {
+      gl.activeTexture(gl.TEXTURE0 + i);
+      gl.bindTexture(gl.TEXTURE_2D, textures[i]);
+    }
+    gl.uniform4iv(locI, ints);
+    if (locF) gl.uniform4fv(locF, floats);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, fb);
+    const targets = [];
+    for (let k = 0; k < outs.length; k++) {
+      gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0 + k, gl.TEXTURE_2D, outs[k], 0);
+      targets.push(gl.COLOR_ATTACHMENT0 + k);
+    }
+    gl.drawBuffers(targets);
+    gl.viewport(0, 0, width, rows);
+    gl.drawArrays(gl.TRIANGLES, 0, 3);
+    // back to one target: a texture left attached would be a feedback loop when read
+    for (let k = 1; k < outs.length; k++) {
+      gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0 + k, gl.TEXTURE_2D, null, 0);
+    }
+    gl.drawBuffers([gl.COLOR_ATTACHMENT0]);
+  },
   read(gl, fb, texture, width, rows, dest) {
     gl.bindFramebuffer(gl.FRAMEBUFFER, fb);
     gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, texture, 0);
@@ -167,6 +191,9 @@ class Context:
         self.gl = gl
         self.max_size = int(gl.getParameter(gl.MAX_TEXTURE_SIZE))
         self.max_units = int(gl.getParameter(gl.MAX_TEXTURE_IMAGE_UNITS))
+        # render targets a draw may fill at once (WebGL2 promises 4)
+        self.max_targets = min(int(gl.getParameter(gl.MAX_DRAW_BUFFERS)),
+                               int(gl.getParameter(gl.MAX_COLOR_ATTACHMENTS)))
         self.max_width = min(MAX_WIDTH, self.max_size)
         self.renderer = str(gl.getParameter(gl.RENDERER))
         self.helpers = run_js(_HELPERS)
@@ -227,13 +254,17 @@ class Context:
 
     def shape_for(self, capacity: int) -> tuple[int, int]:
         """(width, height) of a texture of at least ``capacity`` texels.  Widths are powers
-        of two, so shaders find a texel's row and column with a shift and a mask (an
-        integer division costs far more on GPUs, and most on SwiftShader)."""
-        width = min(1 << max(capacity - 1, 0).bit_length(), self.max_width)
+        of two, so shaders find a texel's column with a mask and its row as half the
+        texel's index times 2 / width, exact in float32 up to MAX_TEXELS (an integer
+        division or a shift by a uniform costs far more, most on SwiftShader)."""
+        # about square: SwiftShader shades 2x2 quads and hands rows out to its threads,
+        # so a texture one row high would waste half of each quad and all but one core
+        width = min(1 << (max(capacity - 1, 0).bit_length() + 1) // 2, self.max_width)
         height = -(-capacity // width)
-        if height > self.max_size:
+        if height > self.max_size or capacity > MAX_TEXELS:
             raise ValueError(f"webgl: a tensor of {4 * capacity} elements exceeds the largest "
-                             f"texture ({self.max_width} x {self.max_size} texels of 4 floats)")
+                             f"texture ({self.max_width} x {min(self.max_size, MAX_TEXELS // self.max_width)} "
+                             f"texels of 4 floats)")
         return width, height
 
     def create_texture(self, width: int, height: int):
@@ -281,6 +312,15 @@ class Context:
         self.helpers.draw(self.gl, framebuffer, compiled.js, compiled.loc_ints, to_js(ints),
                           compiled.loc_floats, to_js(floats), to_js(textures), out_handle,
                           width, rows)
+
+    def draw_multi(self, framebuffer, compiled: Compiled, ints: list, floats: list, textures: list,
+                   out_handles: list, width: int, rows: int) -> None:
+        """One draw into several textures of one shape (multiple render targets; WebGL
+        wants attachments of one size)."""
+        to_js = self._to_js
+        self.helpers.drawMulti(self.gl, framebuffer, compiled.js, compiled.loc_ints, to_js(ints),
+                               compiled.loc_floats, to_js(floats), to_js(textures),
+                               to_js(out_handles), width, rows)
 
     def errors(self) -> list[int]:
         """GL error codes raised since the last call (none expected)."""

@@ -53,8 +53,8 @@ class TexturePool:
         self.slots = [None] * len(need)
         self.slot_of = plan.assignment()
 
-    def _new(self, capacity: int) -> Texture:
-        width, height = self.context.shape_for(capacity)
+    def _new(self, capacity: int, shape: tuple[int, int] | None = None) -> Texture:
+        width, height = shape or self.context.shape_for(capacity)
         handle = self.context.create_texture(width, height)
         texture = Texture(handle, width, height, self.context.new_id())
         texture.last_run = self.run
@@ -62,10 +62,19 @@ class TexturePool:
         self.created += 1
         return texture
 
-    def acquire(self, count: int, name: str = "") -> Texture:
+    def acquire(self, count: int, name: str = "", shape: tuple[int, int] | None = None) -> Texture:
         """A texture for ``count`` elements: value ``name``'s plan slot when free, else
-        the free list, else a new one.  Its refs are the caller's to raise."""
+        the free list, else a new one; ``shape``: one of exactly that (width, height)
+        (render targets drawn together), from the free list or new.  Its refs are the
+        caller's to raise."""
         need = texels(count)
+        if shape is not None:
+            for texture in self.free:
+                if (texture.width, texture.height) == shape:
+                    self.free.remove(texture)
+                    texture.last_run = self.run
+                    return texture
+            return self._new(need, shape)
         slot = self.slot_of.get(name)
         if slot is not None and need <= self.slot_texels[slot]:
             texture = self.slots[slot]

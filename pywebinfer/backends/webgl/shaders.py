@@ -10,6 +10,9 @@ Every draw renders one output texel a fragment (tensor.py: texel ``t`` holds ele
 ``4t .. 4t+3``).  A shader file defines ``vec4 run(int t)``, the output texel ``t``; the
 generated ``main`` finds ``t`` from the fragment's position, skips texels past the end
 and stores ``run(t)`` rounded to the output's kind (float16, narrow integers, bool).
+A program with ``outs`` > 1 renders to that many textures of one shape at once (multiple
+render targets): its file defines ``void run(int t, out vec4 v[OUTS])``, texel ``t`` of
+each, so a fragment can share its reads among more outputs.
 
 The preamble gives each shader file (``X`` is an input's name):
 
@@ -71,6 +74,7 @@ class Program:
     params: tuple = ()  # ((name, "int" | "float", count), ...)
     subst: tuple = ()  # (("NAME", "value"), ...)
     out: str = "f32"  # the output's kind
+    outs: int = 1  # render targets: >1 means run(int t, out vec4 v[outs]), one texel each
 
     def __post_init__(self):
         for name, access in self.inputs:
@@ -84,12 +88,13 @@ class Program:
     @property
     def all_params(self) -> tuple:
         """Every parameter in uniform order: the fixed ones, the output's shape and
-        strides, each input's texture width (log2), each broadcast input's strides, then
+        strides, each input's texture width (as a mask and 2 / width), each broadcast input's strides, then
         the program's own."""
         out = list(_FIXED)
         if self.rank:
             out += [("oshape", INT, self.rank), ("ostride", INT, self.rank)]
-        out += [(f"{name}_wlog", INT, 1) for name, _ in self.inputs]
+        out += [(f"{name}_wmask", INT, 1) for name, _ in self.inputs]
+        out += [(f"{name}_winv", FLOAT, 1) for name, _ in self.inputs]
         out += [(f"{name}_bstride", INT, self.rank) for name, access in self.inputs if access == "bcast"]
         return tuple(out) + tuple(self.params)
 
@@ -97,7 +102,8 @@ class Program:
     def label(self) -> str:
         ins = ",".join(f"{n}:{a}" for n, a in self.inputs)
         extra = ",".join(f"{k}={v}" for k, v in self.subst)
-        return f"{self.file}({ins})r{self.rank}->{self.out}" + (f"{{{extra}}}" if extra else "")
+        outs = f"x{self.outs}" if self.outs > 1 else ""
+        return f"{self.file}({ins})r{self.rank}->{self.out}{outs}" + (f"{{{extra}}}" if extra else "")
 
     def pack(self, values: dict) -> tuple[list[int], list[float]]:
         """The int and float uniform words of one draw, by parameter name, each list
@@ -172,7 +178,10 @@ def _preamble(program: Program) -> str:
     if floats:
         lines += [f"uniform vec4 u_f[{-(-floats // 4)}];",
                   "float p_float(int k) { return u_f[k >> 2][k & 3]; }"]
-    lines.append("out vec4 o_value;")
+    if program.outs == 1:
+        lines.append("out vec4 o_value;")
+    else:
+        lines += [f"layout(location = {k}) out vec4 o_value{k};" for k in range(program.outs)]
     offsets = {INT: 0, FLOAT: 0}
     for name, typ, count in program.all_params:
         lines.append(_accessor(name, typ, count, offsets[typ]))
@@ -182,8 +191,11 @@ def _preamble(program: Program) -> str:
     for name, access in program.inputs:
         lines += [
             f"uniform highp sampler2D {name};",
-            f"vec4 {name}_texel(int t) {{ int s = u_{name}_wlog(); "
-            f"return texelFetch({name}, ivec2(t & ((1 << s) - 1), t >> s), 0); }}",
+            # the row as a float product, (t >> 1) * (2 / width), exact for the 2**25
+            # texels a texture holds at most (device.py), costs SwiftShader far less than
+            # a shift by a uniform amount, which it does lane by lane
+            f"vec4 {name}_texel(int t) {{ "
+            f"return texelFetch({name}, ivec2(t & u_{name}_wmask(), int(float(t >> 1) * u_{name}_winv())), 0); }}",
             f"float {name}_at(int i) {{ return {name}_texel(i >> 2)[i & 3]; }}",
         ]
         if access == "same":
@@ -215,6 +227,23 @@ void main() {{
 """
 
 
+# several render targets: texel t of each, from one run (the targets share a shape)
+_MAIN_MULTI = """
+vec4 store_value(vec4 v) {{ {store} }}
+
+void main() {{
+  int t = int(gl_FragCoord.y) * u_out_width() + int(gl_FragCoord.x);
+  vec4 v[{outs}];
+  if (t < u_out_texels()) {{
+    run(t, v);
+  }} else {{
+    for (int k = 0; k < {outs}; k++) v[k] = vec4(0.0);
+  }}
+  {stores}
+}}
+"""
+
+
 def source(program: Program) -> str:
     """The full fragment shader text of a program."""
     subst = dict(program.subst)
@@ -235,7 +264,11 @@ def source(program: Program) -> str:
 
     add_libraries(body)
     parts.append(body)
-    parts.append(_MAIN.format(store=_STORE[program.out]))
+    if program.outs == 1:
+        parts.append(_MAIN.format(store=_STORE[program.out]))
+    else:
+        stores = " ".join(f"o_value{k} = store_value(v[{k}]);" for k in range(program.outs))
+        parts.append(_MAIN_MULTI.format(store=_STORE[program.out], outs=program.outs, stores=stores))
     text = "\n".join(parts)
 
     def fill(match):

@@ -3,8 +3,9 @@ and the fused FusedMatMul / FusedGemm with their bias and activation epilogue
 (pywebinfer/ops/fused.py) - one shader, matmul.glsl.
 
 The kernel picks the shader's inner loop from the layout: when K and N are multiples
-of 4 the loop reads whole texels of A and of B (or of B's rows, for Gemm's transB);
-otherwise it reads elements."""
+of 4 the loop reads whole texels of A and of B (or of B's rows, for Gemm's transB), 4 or
+8 rows at once into as many render targets (matmul_targets.glsl) where the batch folds
+into the rows; otherwise it reads elements."""
 from __future__ import annotations
 
 import math
@@ -67,6 +68,24 @@ def matmul_draw(a, b, out, full_shape, layout: dict, c=None, alpha=1.0, beta=1.0
             mode = 0
     code, act = activation(attrs or {})
     inputs = [("A", "any"), ("B", "any")]
+    operands = [a, b]
+    rows = m_len * math.prod(full_shape[:-2])
+    batch = full_shape[:-2]
+    if mode in (1, 2) and rows >= 4 and layout["a_row"] == k_len \
+            and all(s == 0 or d == 1 for s, d in zip(layout["b_batch"], batch)) \
+            and all(s == t or d == 1 for s, t, d in zip(layout["a_batch"], _contiguous(batch, m_len * k_len), batch)):
+        # several rows a fragment, one a render target (matmul_targets.glsl): each B
+        # texel read serves that many times the products; the batch is more rows of A
+        be = out.backend
+        targets = 8 if be.gl.max_targets >= 8 and rows > 4 else 4
+        quads = be.scratch_targets(targets, (-(-rows // targets), n_len), out.dtype)
+        product = Program("matmul_targets.glsl", (("A", "any"), ("B", "any")), 0, TARGET_PARAMS,
+                          (("B_T", int(mode == 2)), ("TARGETS", targets)), quads[0].kind, outs=targets)
+        be.draw(product, quads, [a, b], {"m": rows, "n": n_len, "k": k_len, "a_row": layout["a_row"],
+                                         "b_row": layout["b_row"], "b_col": layout["b_col"]})
+        mode = 4
+        inputs = [(f"Q{r}", "any") for r in range(targets)]
+        operands = list(quads)
     values = dict(layout, oshape=list(full_shape), alpha=alpha, beta=beta, **act)
     batch = max(rank - 2, 1)
     values["a_batch"] = list(layout["a_batch"]) or [0]
@@ -82,8 +101,22 @@ def matmul_draw(a, b, out, full_shape, layout: dict, c=None, alpha=1.0, beta=1.0
                       (("k", INT, 1), ("a_row", INT, 1), ("a_col", INT, 1), ("b_row", INT, 1),
                        ("b_col", INT, 1), ("a_batch", INT, batch), ("b_batch", INT, batch),
                        ("alpha", FLOAT, 1), ("beta", FLOAT, 1)) + ACT_PARAMS,
-                      (("MODE", mode), ("HAS_C", int(c is not None)), ("ACT", code)), out.kind)
-    out.backend.draw(program, out, [a, b] + ([c] if c is not None else []), values)
+                      (("MODE", mode), ("QS", len(operands) if mode == 4 else 0),
+                       ("HAS_C", int(c is not None)), ("ACT", code)), out.kind)
+    out.backend.draw(program, out, operands + ([c] if c is not None else []), values)
+
+
+TARGET_PARAMS = tuple((name, INT, 1) for name in ("m", "n", "k", "a_row", "b_row", "b_col"))
+
+
+def _contiguous(batch_shape, matrix: int) -> list[int]:
+    """The batch strides of an operand whose matrices lie one after another."""
+    out = [0] * len(batch_shape)
+    step = matrix
+    for d in range(len(batch_shape) - 1, -1, -1):
+        out[d] = step
+        step *= batch_shape[d]
+    return out
 
 
 def _batch_strides(shape, batch_shape, matrix: int) -> list[int]:

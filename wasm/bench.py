@@ -1,6 +1,6 @@
 """Speed of the kernel module under wasmtime (CPython, no browser): GFLOP/s per family.
 
-    .venv/bin/python wasm/bench.py [--reps 5]
+    .venv/bin/python wasm/bench.py [--reps 5] [--kernels plain|relaxed]
 
 Times are thread CPU time, best of ``reps`` calls, with the operands already resident in
 the module's memory, so they measure the kernels and not the copies of the wasmtime
@@ -17,20 +17,24 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pywebinfer.backends.wasm.module import library  # noqa: E402
+from pywebinfer.backends.wasm.module import choose_variant, load_library, wasmtime_engine  # noqa: E402
 
 RNG = np.random.default_rng(0)
 
 
-def _peak_wat() -> str:
+def _peak_wat(fma: bool = False) -> str:
     """The 4x8 register tile's inner loop alone (2 B loads, 4 A broadcasts, 8 mul+add per
-    step) on data in L1: the most any SGEMM built on it can reach on this machine now."""
+    step, or 8 relaxed_madd with ``fma``) on data in L1: the most any SGEMM built on it
+    can reach on this machine now."""
     steps = []
     for r in range(4):
         steps.append(f"(local.set $a (v128.load32_splat offset={32 + 4 * r} (local.get $p)))")
         for h in range(2):
             acc = f"$c{2 * r + h}"
-            steps.append(f"(local.set {acc} (f32x4.add (local.get {acc}) (f32x4.mul (local.get $a) (local.get $b{h}))))")
+            if fma:
+                steps.append(f"(local.set {acc} (f32x4.relaxed_madd (local.get $a) (local.get $b{h}) (local.get {acc})))")
+            else:
+                steps.append(f"(local.set {acc} (f32x4.add (local.get {acc}) (f32x4.mul (local.get $a) (local.get $b{h}))))")
     accs = " ".join(f"(local ${n} v128)" for n in ("a", "b0", "b1", *(f"c{i}" for i in range(8))))
     total = "(local.get $c0)"
     for i in range(1, 8):
@@ -49,11 +53,11 @@ def _peak_wat() -> str:
     (v128.store (i32.const 0) {total})))"""
 
 
-def peak(reps: int) -> float:
+def peak(reps: int, fma: bool = False) -> float:
     import wasmtime
 
-    store = wasmtime.Store(wasmtime.Engine())
-    module = wasmtime.Module(store.engine, wasmtime.wat2wasm(_peak_wat()))
+    store = wasmtime.Store(wasmtime_engine())
+    module = wasmtime.Module(store.engine, wasmtime.wat2wasm(_peak_wat(fma)))
     run = wasmtime.Instance(store, module, []).exports(store)["peak"]
     iters = 20000
     return iters * 256 * 64 / best_time(lambda: run(store, iters), reps) / 1e9
@@ -119,10 +123,14 @@ def elementwise(lib, name: str, n: int, reps: int) -> float:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--kernels", choices=("plain", "relaxed"), default=None,
+                    help="the build to measure (default: what the loader picks, relaxed where supported)")
     args = ap.parse_args(argv)
-    lib = library()
-    print(f"kernel module under {lib.route}; thread CPU time, best of {args.reps}")
+    lib = load_library(args.kernels or choose_variant())
+    print(f"{lib.variant} kernel module under {lib.route}; thread CPU time, best of {args.reps}")
     print(f"peak of the 4x8 mul+add loop alone: {peak(args.reps):6.1f} GFLOP/s")
+    if lib.variant == "relaxed":
+        print(f"peak of the 4x8 relaxed_madd loop alone: {peak(args.reps, fma=True):6.1f} GFLOP/s")
     for M, N, K in ((512, 512, 512), (256, 256, 256), (128, 3136, 64), (384, 1536, 128)):
         print(f"sgemm {M}x{N}x{K}: {gemm(lib, M, N, K, False, args.reps):6.1f} GFLOP/s, "
               f"B packed: {gemm(lib, M, N, K, True, args.reps):6.1f} GFLOP/s")

@@ -1,6 +1,6 @@
 """Checks a built kernel module for anything unsafe for its loading routes.
 
-    python3 check_module.py [--threads] MODULE.wasm
+    python3 check_module.py [--threads] [--relaxed] MODULE.wasm
 
 The module is loaded into Pyodide's own memory by Emscripten's dynamic linker
 (ctypes.CDLL) and into a host-owned memory by wasmtime (pywebinfer/backends/wasm/
@@ -14,6 +14,10 @@ module.py).  Both are safe only if the module
   the host owns the memory, and a grow behind Emscripten's back detaches every numpy
   view of it;
 * uses no atomics or relaxed SIMD (not in every browser Pyodide supports);
+  with ``--relaxed`` (pywebinfer_kernels_relaxed.wasm, _mt_relaxed.wasm: loaded only
+  where the engine validates relaxed SIMD) it may use f32x4.relaxed_madd and
+  relaxed_nmadd, the FMA the kernels are built with, and no other relaxed instruction
+  (the lane-selection and truncation ones give engine-dependent results);
 * exports every ``pwi_*`` function the Python kernels and the worker pool call.
 
 With ``--threads`` it checks the worker pool's variant (threads.py): the same, except
@@ -32,8 +36,13 @@ import sys
 ALLOWED_IMPORTS = {"env.memory", "env.__memory_base", "env.__table_base", "env.__stack_pointer",
                    "env.__indirect_function_table"}
 FORBIDDEN_INSTRUCTIONS = re.compile(r"\b(memory\.grow|memory\.init|data\.drop|[\w.]*atomic[\w.]*|[\w.]*relaxed[\w.]*)\b")
+# what a --relaxed module may use of relaxed SIMD: fused (or not) multiply-add only
+RELAXED_ALLOWED = {"f32x4.relaxed_madd", "f32x4.relaxed_nmadd"}
+# wabt names every instruction it knows; an opcode it does not know (a newer proposal)
+# must not slip through as an unnamed line
+UNKNOWN_OPCODE = re.compile(r"\bunknown\b|<illegal>", re.IGNORECASE)
 PACKAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pywebinfer", "backends", "wasm")
-CALLERS = [os.path.join(PACKAGE, name) for name in ("kernels.py", "threads.py")]
+CALLERS = [os.path.join(PACKAGE, name) for name in ("kernels.py", "threads.py", "module.py")]
 
 
 def first_section_name(data: bytes) -> str | None:
@@ -50,7 +59,7 @@ def objdump(flag: str, path: str) -> str:
     return subprocess.run(["wasm-objdump", flag, path], check=True, capture_output=True, text=True).stdout
 
 
-def problems(path: str, threads: bool = False) -> list[str]:
+def problems(path: str, threads: bool = False, relaxed: bool = False) -> list[str]:
     found = []
     with open(path, "rb") as f:
         data = f.read()
@@ -76,25 +85,39 @@ def problems(path: str, threads: bool = False) -> list[str]:
             for name in sorted(wanted - exported):
                 found.append(f"does not export {name}, which {os.path.basename(caller)} calls")
     bad = {}
+    used_relaxed = 0
     for line in objdump("-d", path).splitlines():
-        m = FORBIDDEN_INSTRUCTIONS.search(line.split("|", 1)[-1])
-        if m:
+        if "|" not in line:  # headers and function names, not instructions
+            continue
+        text = line.split("|", 1)[1]
+        m = FORBIDDEN_INSTRUCTIONS.search(text)
+        if m and relaxed and m.group(1) in RELAXED_ALLOWED:
+            used_relaxed += 1
+        elif m:
             bad[m.group(1)] = bad.get(m.group(1), 0) + 1
+        elif UNKNOWN_OPCODE.search(text):
+            bad["an unknown opcode"] = bad.get("an unknown opcode", 0) + 1
     found.extend(f"uses {op} ({n} times)" for op, n in sorted(bad.items()))
+    if relaxed and not used_relaxed:
+        # a relaxed variant built without -mrelaxed-simd would be the plain one, silently
+        found.append("uses no f32x4.relaxed_madd: not built with -mrelaxed-simd")
     return found
 
 
 def main(argv: list[str]) -> int:
     threads = "--threads" in argv[1:]
-    paths = [a for a in argv[1:] if a != "--threads"]
+    relaxed = "--relaxed" in argv[1:]
+    paths = [a for a in argv[1:] if a not in ("--threads", "--relaxed")]
     if len(paths) != 1:
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
-    found = problems(paths[0], threads)
+    found = problems(paths[0], threads, relaxed)
     for p in found:
         print(f"{paths[0]}: {p}", file=sys.stderr)
     if not found:
         kind = "shared-memory side module (worker pool)" if threads else "side module"
+        if relaxed:
+            kind += " with relaxed-SIMD FMA"
         print(f"{paths[0]}: {kind} checked: imports, memory use and exports are safe to load")
     return 1 if found else 0
 

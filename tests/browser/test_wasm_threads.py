@@ -85,6 +85,21 @@ def pool_of(sess):
     return sess._backends["wasm"].pool
 
 
+# which build of the kernels loaded: the relaxed-SIMD one wherever the engine has it
+from pywebinfer.backends.wasm import module as wm, threads as wt
+out["relaxed_supported"] = wm.relaxed_simd_supported()
+out["kernels"] = wm.kernel_variant()
+out["pool_module"] = wt.mt_path(wm.library()).rsplit("/", 1)[-1]
+# one multiply-add per output (a 1x1 depthwise convolution: bias + w * x) where w * x is
+# inexact in float32: an FMA rounds once (exactly 2^-11 + 2^-24 here), mul+add twice (2^-11)
+lib = wm.library()
+a = np.float32(1.0 + 2.0 ** -12)
+madd = np.empty((1, 4, 1, 1), np.float32)
+lib.call("pwi_conv2d", np.full((1, 4, 1, 1), a, np.float32), 1, 4, 1, 1, np.full(4, a, np.float32), 0, 4, 4,
+         1, 1, 1, 1, 0, 0, 1, 1, 1, 1, wm.Out(madd), np.full(4, -1.0, np.float32), None, 0, 0.0, 0.0,
+         lib.workspace)
+out["madd"] = [float(v) for v in madd.reshape(-1)]
+
 x = np.load(ROOT + "chelsea.npy")
 one = pywebinfer.InferenceSession(ROOT + "efficientnet.onnx", options(1), providers=["wasm", "numpy"])
 ref_one = one.run(None, {"input": x})[0]
@@ -184,9 +199,13 @@ def test_worker_pool_in_an_isolated_page(monkeypatch):
     assert out["default"]["threads"] == expected_default
     assert out["default"]["mode"] == ("worker-pool" if expected_default > 1 else "single")
     # before the first yield: one thread, and said so
-    assert out["before_yield"] == {"mode": "starting", "threads": 1, "requested": 2}
+    kernels = out["kernels"]
+    assert out["before_yield"] == {"mode": "starting", "threads": 1, "requested": 2, "kernels": kernels}
     assert out["early_rel"] <= 1e-4
-    assert out["after_yield"] == {"mode": "worker-pool", "threads": 2, "requested": 2}
+    assert out["after_yield"] == {"mode": "worker-pool", "threads": 2, "requested": 2, "kernels": kernels}
+    _check_variant(out)
+    # the pool runs the same build as the calling thread, so their results agree
+    assert out["pool_module"] == "pywebinfer_kernels_mt_relaxed.wasm"
     assert out["efficientnet_rel"] <= 1e-4
     assert out["efficientnet_top1"][0] == out["efficientnet_top1"][1]
     assert out["jobs"] > 10, "EfficientNet's big convolutions did not go to the pool"
@@ -200,9 +219,18 @@ def test_worker_pool_in_an_isolated_page(monkeypatch):
         assert op["rel_one_thread"] <= 1e-6, (name, op)  # same sums, same order: equal in fact
 
 
+def _check_variant(out: dict) -> None:
+    # Chromium has shipped relaxed SIMD since 114: the FMA build loads
+    assert out["relaxed_supported"] and out["kernels"] == "relaxed"
+    fused, unfused = 2.0 ** -11 + 2.0 ** -24, 2.0 ** -11
+    # V8 lowers relaxed_madd to vfmadd on x86 with FMA3 (this machine), else to mul+add
+    assert all(v in (fused, unfused) for v in out["madd"]) and len(set(out["madd"])) == 1, out["madd"]
+
+
 def test_one_thread_without_cross_origin_isolation(monkeypatch):
     out = _run(False, monkeypatch)
     assert not out["isolated"]
+    _check_variant(out)
     for key in ("before_yield", "after_yield"):
         info = out[key]
         assert info["mode"] == "single" and info["threads"] == 1 and info["requested"] == 2

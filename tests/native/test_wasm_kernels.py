@@ -4,6 +4,10 @@ Two levels: the module's C functions called directly (GEMM tiles, packing, epilo
 the math functions) and the registered ONNX kernels (the numpy kernels are the
 reference; float64 inputs give them a reference closer to exact).  Sizes are chosen to
 hit every edge of the 4x8 register tile, the 256-deep blocks and the 4-lane vectors.
+
+Every test that takes ``lib`` runs once per build wasmtime can load: the plain module
+(SIMD128 mul+add) and the relaxed-SIMD one (FMA), with the same tolerances: an FMA only
+removes a rounding.
 """
 from __future__ import annotations
 
@@ -20,7 +24,9 @@ import pytest
 pytest.importorskip("wasmtime", reason="the wasm backend runs natively under PyPI wasmtime")
 
 from pywebinfer.backends.wasm import kernels as wk  # noqa: E402
-from pywebinfer.backends.wasm.module import WASM_PATH, Out, _Heap, library, read_interface  # noqa: E402
+from pywebinfer.backends.wasm import module as wasm_module  # noqa: E402
+from pywebinfer.backends.wasm.module import (  # noqa: E402
+    VARIANTS, Out, _Heap, load_library, read_interface, relaxed_simd_supported)
 from pywebinfer.ops.registry import FUSED_DOMAIN, KernelContext, load_all_kernels  # noqa: E402
 
 REGISTRY = load_all_kernels()
@@ -28,10 +34,18 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 RNG = np.random.default_rng(20240611)
 
 
-@pytest.fixture(scope="module")
-def lib():
-    assert os.path.exists(WASM_PATH), "the kernel module is not built: run `make wasm`"
-    return library()
+@pytest.fixture(scope="module", params=["plain", "relaxed"])
+def lib(request):
+    """The build under test, made the process-wide library (kernels.py calls library())
+    for the tests that take it."""
+    variant = request.param
+    assert os.path.exists(VARIANTS[variant]), f"the {variant} kernel module is not built: run `make wasm`"
+    if variant == "relaxed" and not relaxed_simd_supported():
+        pytest.skip("this wasmtime has no relaxed SIMD: the relaxed build is tested in the browser")
+    previous = wasm_module._LIBRARY
+    wasm_module._LIBRARY = load_library(variant)
+    yield wasm_module._LIBRARY
+    wasm_module._LIBRARY = previous
 
 
 def rand(*shape, scale=1.0):
@@ -68,7 +82,8 @@ def close(got, want, rtol=2e-5, atol=2e-6):
 # ---- the module ---------------------------------------------------------------------------
 
 def test_module_is_a_safe_side_module(lib):
-    with open(WASM_PATH, "rb") as f:
+    path = VARIANTS[lib.variant]
+    with open(path, "rb") as f:
         interface = read_interface(f.read())
     assert {f"{m}.{n}" for m, n, _ in interface["imports"]} <= {
         "env.memory", "env.__memory_base", "env.__table_base", "env.__stack_pointer",
@@ -76,9 +91,85 @@ def test_module_is_a_safe_side_module(lib):
     assert interface["exports"]["pwi_gemm"][0].count("f32") == 4  # alpha, beta, two act params
     if shutil.which("wasm-objdump") is None:
         pytest.skip("wabt's wasm-objdump is needed for the instruction check")
-    check = subprocess.run([sys.executable, os.path.join(REPO, "wasm", "check_module.py"), WASM_PATH],
-                           capture_output=True, text=True)
+    checker = os.path.join(REPO, "wasm", "check_module.py")
+    flags = ["--relaxed"] if lib.variant == "relaxed" else []
+    check = subprocess.run([sys.executable, checker, *flags, path], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
+    if lib.variant == "relaxed":
+        # the plain rules reject it: relaxed SIMD is allowed only where asked for
+        plain_rules = subprocess.run([sys.executable, checker, path], capture_output=True, text=True)
+        assert plain_rules.returncode == 1 and "relaxed_madd" in plain_rules.stderr
+    else:
+        # and a plain module does not pass as a relaxed one (it has no FMA)
+        relaxed_rules = subprocess.run([sys.executable, checker, "--relaxed", path], capture_output=True, text=True)
+        assert relaxed_rules.returncode == 1 and "no f32x4.relaxed_madd" in relaxed_rules.stderr
+
+
+def test_relaxed_probe_needs_relaxed_simd():
+    """The probe module.py validates is well formed, and valid only with relaxed SIMD."""
+    import wasmtime
+
+    config = wasmtime.Config()
+    config.wasm_relaxed_simd = False
+    with pytest.raises(Exception, match="relaxed"):
+        wasmtime.Module.validate(wasmtime.Engine(config), wasm_module.RELAXED_PROBE)
+    config = wasmtime.Config()
+    config.wasm_relaxed_simd = True
+    wasmtime.Module.validate(wasmtime.Engine(config), wasm_module.RELAXED_PROBE)
+
+
+def test_variant_choice_follows_the_engine_and_the_override(monkeypatch):
+    def choice(env, supported, pool_build=True):
+        with monkeypatch.context() as m:
+            m.setenv(wasm_module.VARIANT_ENV, env)
+            m.setattr(wasm_module, "_RELAXED_SUPPORTED", supported)
+            if not pool_build:
+                m.setattr(wasm_module, "MT_RELAXED_WASM_PATH", wasm_module.MT_RELAXED_WASM_PATH + ".missing")
+            return wasm_module.choose_variant()
+
+    assert choice("auto", True) == choice("", True) == "relaxed"
+    assert choice("auto", False) == "plain"  # an engine without relaxed SIMD
+    assert choice("auto", True, pool_build=False) == "plain"  # no pool build to match: plain for both
+    assert choice("plain", True) == "plain"
+    assert choice("relaxed", True) == "relaxed"
+    with pytest.raises(wasm_module.WasmUnavailableError, match="no relaxed SIMD"):
+        choice("relaxed", False)
+    with pytest.raises(wasm_module.WasmUnavailableError, match="plain, relaxed or auto"):
+        choice("fast", True)
+
+
+def _cpu_has_fma() -> bool | None:
+    """FMA3 on this x86 Linux host (None: cannot tell)"""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return " fma " in f.read().replace("\n", " ")
+    except OSError:
+        return None
+
+
+def test_the_relaxed_build_fuses_where_the_plain_one_rounds_twice():
+    """Which build runs shows in the numbers: a*b + c with a*b inexact in float32 is
+    rounded once by an FMA (wasmtime uses one where the CPU has it) and twice by mul+add.
+    A 1x1 depthwise convolution is one multiply-add per output: bias + w * x."""
+    if not relaxed_simd_supported():
+        pytest.skip("this wasmtime has no relaxed SIMD")
+    a = np.float32(1.0 + 2.0 ** -12)  # a*a = 1 + 2^-11 + 2^-24: the last term is lost in a rounding
+    results = {}
+    for variant in ("plain", "relaxed"):
+        lib_v = load_library(variant)
+        x = np.full((1, 4), a, np.float32)
+        # depthwise 1x1 kernel: out = bias + w*x, one multiply-add per output (conv.c)
+        y = np.empty((1, 4, 1, 1), np.float32)
+        lib_v.call("pwi_conv2d", x.reshape(1, 4, 1, 1), 1, 4, 1, 1, np.full(4, a, np.float32), 0, 4, 4, 1, 1,
+                   1, 1, 0, 0, 1, 1, 1, 1, Out(y), np.full(4, -1.0, np.float32), None, 0, 0.0, 0.0,
+                   lib_v.workspace)
+        results[variant] = y.reshape(-1)
+    exact = np.float32(float(a) * float(a) - 1.0)  # one rounding: exact here
+    assert np.all(results["plain"] == np.float32(2.0 ** -11))  # the product rounded first
+    if _cpu_has_fma():
+        assert np.all(results["relaxed"] == exact)
+    else:  # relaxed_madd may be mul+add on a CPU without FMA
+        assert np.all(np.isin(results["relaxed"], [exact, np.float32(2.0 ** -11)]))
 
 
 def test_heap_reuses_and_coalesces():
@@ -325,7 +416,8 @@ def gemm(lib, a, b, *, trans_a=False, trans_b=False, pack_a=False, pack_b=False,
 
 
 SIZES = [(1, 1, 1), (1, 9, 3), (1, 37, 300), (2, 3, 5), (3, 8, 4), (4, 8, 1), (5, 9, 17), (7, 15, 255),
-         (8, 16, 256), (9, 17, 257), (13, 70, 513), (65, 31, 40), (70, 600, 20), (130, 9, 64)]
+         (8, 16, 256), (9, 17, 257), (13, 70, 513), (65, 31, 40), (70, 600, 20), (130, 9, 64),
+         (10, 8, 9), (61, 16, 7), (64, 24, 300)]
 
 
 @pytest.mark.parametrize("M, N, K", SIZES)

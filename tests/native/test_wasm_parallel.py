@@ -2,7 +2,8 @@
 big GEMM / convolution as the pool does in the browser and runs its parts one after the
 other on the wasmtime module (wasm/src/parallel.c splits the work).  Every part writes a
 disjoint block and sums in the same order as one thread, so the results must be
-bit-identical to the single-thread kernels, for any thread count.
+bit-identical to the single-thread kernels, for any thread count.  The pooled tests run
+on both builds wasmtime loads (plain and relaxed SIMD), each against itself.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import pytest
 pytest.importorskip("wasmtime", reason="the wasm backend runs natively under PyPI wasmtime")
 
 from pywebinfer.backends.wasm import threads  # noqa: E402
-from pywebinfer.backends.wasm.module import library  # noqa: E402
+from pywebinfer.backends.wasm import module as wasm_module  # noqa: E402
+from pywebinfer.backends.wasm.module import kernel_variant, library, load_library, relaxed_simd_supported  # noqa: E402
 from pywebinfer.ops.registry import FUSED_DOMAIN, KernelContext, load_all_kernels  # noqa: E402
 
 REGISTRY = load_all_kernels()
@@ -42,8 +44,19 @@ def run(op_type, inputs, attrs, pool, domain="", prepare=True):
     return out
 
 
+@pytest.fixture(scope="module", params=["plain", "relaxed"])
+def variant(request):
+    """The build under test as the process-wide library (kernels.py calls library())"""
+    if request.param == "relaxed" and not relaxed_simd_supported():
+        pytest.skip("this wasmtime has no relaxed SIMD: the relaxed build is tested in the browser")
+    previous = wasm_module._LIBRARY
+    wasm_module._LIBRARY = load_library(request.param)
+    yield request.param
+    wasm_module._LIBRARY = previous
+
+
 @pytest.fixture(scope="module", params=[2, 3, 8])
-def pool(request):
+def pool(request, variant):
     p = threads.SequentialPool(library(), 2)
     p.parts = request.param  # chunks of a job (pool.js hands them to the threads)
     p.min_flops = p.min_intensity = 0  # every op, however small: the split's edge cases
@@ -165,6 +178,8 @@ def test_session_reports_one_thread_natively():
     info = sess.wasm_threads
     assert info["mode"] == "single" and info["threads"] == 1 and info["requested"] == 2
     assert "outside the browser" in info["reason"]
+    assert info["kernels"] == kernel_variant()  # the build this process loaded
+    assert wasm_module.choose_variant() == ("relaxed" if relaxed_simd_supported() else "plain")
     sess.close()
     assert pywebinfer.InferenceSession(path, providers=["numpy"]).wasm_threads is None
 
@@ -178,3 +193,11 @@ def test_pool_refuses_a_module_whose_kernels_changed_signature():
     interface["exports"] = exports
     with pytest.raises(Exception, match="parallel.c"):
         threads.Pool(lib, 2, interface)
+
+
+def test_pool_runs_the_build_the_library_runs():
+    """Pooled results equal one thread's only if both run the same build"""
+    for variant, name in (("plain", "pywebinfer_kernels_mt.wasm"), ("relaxed", "pywebinfer_kernels_mt_relaxed.wasm")):
+        lib = load_library(variant)
+        assert os.path.basename(threads.mt_path(lib)) == name
+        assert os.path.exists(threads.mt_path(lib)), "run `make wasm`"

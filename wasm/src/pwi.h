@@ -53,7 +53,16 @@ PWI_INLINE f4 fadd(f4 a, f4 b) { return wasm_f32x4_add(a, b); }
 PWI_INLINE f4 fsub(f4 a, f4 b) { return wasm_f32x4_sub(a, b); }
 PWI_INLINE f4 fmul(f4 a, f4 b) { return wasm_f32x4_mul(a, b); }
 PWI_INLINE f4 fdiv(f4 a, f4 b) { return wasm_f32x4_div(a, b); }
+/* acc + a * b.  The relaxed build (-mrelaxed-simd: pywebinfer_kernels_relaxed.wasm and
+ * _mt_relaxed.wasm) uses f32x4.relaxed_madd, which engines lower to one FMA where the CPU
+ * has it (twice the mul+add throughput on 2-FP-port x86) and to mul+add elsewhere: the
+ * result of each step differs by one rounding at most.  clang 16's header has no wrapper yet, so the
+ * builtin.  The plain build has no FMA instruction (SIMD128). */
+#ifdef __wasm_relaxed_simd__
+PWI_INLINE f4 fmadd(f4 acc, f4 a, f4 b) { return __builtin_wasm_relaxed_madd_f32x4(a, b, acc); }
+#else
 PWI_INLINE f4 fmadd(f4 acc, f4 a, f4 b) { return wasm_f32x4_add(acc, wasm_f32x4_mul(a, b)); }
+#endif
 PWI_INLINE f4 load4(const float *p) { return wasm_v128_load(p); }
 PWI_INLINE void store4(float *p, f4 v) { wasm_v128_store(p, v); }
 /* Comparisons and selections that keep NaN where numpy keeps it */
@@ -298,7 +307,11 @@ PWI_INLINE f4 activate4(f4 v, int kind, float a, float b) {
 
 /* ---- GEMM shared with conv.c ---------------------------------------------------------- */
 
-#define MR 4   /* rows of the register tile: 8 accumulators + 2 B + 1 A = 11 live vectors */
+/* rows of the register tile: 8 accumulators + 2 B + 1 A = 11 live vectors.  The FMA build
+ * keeps 4x8: a 5x8 tile (13 live vectors with FMA) ran its bare loop faster in Chromium
+ * (52-54 against 44-50 GFLOP/s), but the compiled SGEMM slower (31-32 against 37-38 at best,
+ * 26 with clang's default schedule, which loads all five A values first): README, Relaxed SIMD */
+#define MR 4
 #define NR 8   /* columns of the register tile */
 #define KC 256 /* depth of one packed block: a B micro-panel is 8 KiB, it stays in L1 */
 #define MC 64  /* rows of a packed A block (64 KiB) */

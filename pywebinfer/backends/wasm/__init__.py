@@ -14,7 +14,7 @@ from ... import dtypes
 
 from . import kernels  # noqa: F401  (registers the wasm kernels)
 from . import threads
-from .module import WasmUnavailableError, library
+from .module import WasmUnavailableError, kernel_variant, library
 
 
 # ops whose non-first inputs are integer parameters (axes, shapes), not data
@@ -42,6 +42,7 @@ class WasmBackend:
         """{"mode": "worker-pool" | "starting" | "single", "threads": n, ...}: "starting"
         while the workers boot (this thread must yield first; ops run on one thread)."""
         report = dict(self.threads_report)
+        report["kernels"] = self.library.variant  # "relaxed" (FMA) or "plain" (module.py)
         if self.pool is not None:
             report.pop("reason", None)
             report.update(self.pool.info())
@@ -92,4 +93,4 @@ def available() -> bool:
     return True
 
 
-__all__ = ["WasmBackend", "WasmUnavailableError", "available"]
+__all__ = ["WasmBackend", "WasmUnavailableError", "available", "kernel_variant"]

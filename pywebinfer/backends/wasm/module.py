@@ -1,4 +1,9 @@
-"""Loads pywebinfer_kernels.wasm and calls its functions on numpy arrays.
+"""Loads the kernel module and calls its functions on numpy arrays.
+
+Two builds of the same C sources: ``pywebinfer_kernels_relaxed.wasm`` (multiply-adds as
+relaxed SIMD's ``f32x4.relaxed_madd``: one FMA where the CPU has it) is loaded where the
+engine validates relaxed SIMD, ``pywebinfer_kernels.wasm`` (SIMD128 only) elsewhere, or
+when ``PYWEBINFER_WASM_KERNELS=plain`` is set; :func:`kernel_variant` says which.
 
 The module is an Emscripten-style side module (wasm/README.md says why) that allocates
 nothing: every function takes pointers and sizes.  Two routes behind one interface,
@@ -27,7 +32,21 @@ import weakref
 
 import numpy as np
 
-WASM_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pywebinfer_kernels.wasm")
+_HERE = os.path.dirname(os.path.abspath(__file__))
+WASM_PATH = os.path.join(_HERE, "pywebinfer_kernels.wasm")  # the plain build: every engine
+RELAXED_WASM_PATH = os.path.join(_HERE, "pywebinfer_kernels_relaxed.wasm")
+MT_RELAXED_WASM_PATH = os.path.join(_HERE, "pywebinfer_kernels_mt_relaxed.wasm")  # threads.py
+VARIANTS = {"plain": WASM_PATH, "relaxed": RELAXED_WASM_PATH}
+# "plain" or "relaxed" forces that build (comparisons, a suspect engine); unset or "auto":
+# relaxed where the engine validates it
+VARIANT_ENV = "PYWEBINFER_WASM_KERNELS"
+# The smallest module that uses relaxed SIMD: one function returning
+# f32x4.relaxed_madd of three v128 constants.  An engine without the feature (Chromium
+# before 114, for one) rejects it in validate().
+RELAXED_PROBE = bytes.fromhex(
+    "0061736d010000000105016000017b030201000a3d013b00"
+    + "fd0c" + "0000803f" * 4 + "fd0c" + "0000803f" * 4 + "fd0c" + "0000803f" * 4
+    + "fd85020b")
 ALIGN = 16  # bytes: a v128, and numpy's default alignment
 
 
@@ -150,6 +169,7 @@ class KernelLibrary:
     """Calls into the kernel module; see the module docstring for the argument kinds."""
 
     route = ""
+    variant = "plain"  # the build loaded: "plain" (SIMD128) or "relaxed" (FMA)
 
     def __init__(self, data: bytes):
         self.interface = read_interface(data)
@@ -298,7 +318,7 @@ class _WasmtimeLibrary(KernelLibrary):
         self._wt = wasmtime
         interface = read_interface(data)
         info = interface["dylink"]
-        self.store = wasmtime.Store(wasmtime.Engine())
+        self.store = wasmtime.Store(wasmtime_engine())
         module = wasmtime.Module(self.store.engine, data)
         # layout: [0, 1024) unused (null stays an invalid pointer), the module's static
         # data at __memory_base, its stack, then the heap
@@ -434,25 +454,91 @@ def _round_up(value: int, align: int) -> int:
     return -(-value // align) * align
 
 
+def wasmtime_engine():
+    """A wasmtime engine with relaxed SIMD on: the relaxed build runs (and is tested)
+    natively too, with FMA where the CPU has it, as in V8."""
+    import wasmtime
+
+    config = wasmtime.Config()
+    config.wasm_simd = True
+    config.wasm_relaxed_simd = True
+    return wasmtime.Engine(config)
+
+
+_RELAXED_SUPPORTED: bool | None = None
+
+
+def relaxed_simd_supported() -> bool:
+    """Whether the engine that will run the kernels validates relaxed SIMD (the probe)."""
+    global _RELAXED_SUPPORTED
+    if _RELAXED_SUPPORTED is None:
+        try:
+            if sys.platform == "emscripten":
+                import js
+                from pyodide.ffi import to_js
+
+                _RELAXED_SUPPORTED = bool(js.WebAssembly.validate(to_js(RELAXED_PROBE)))
+            else:
+                import wasmtime
+
+                wasmtime.Module.validate(wasmtime_engine(), RELAXED_PROBE)
+                _RELAXED_SUPPORTED = True
+        except Exception:  # wasmtime raises on an invalid module; no runtime: no relaxed
+            _RELAXED_SUPPORTED = False
+    return _RELAXED_SUPPORTED
+
+
+def choose_variant() -> str:
+    """"relaxed" or "plain": the build this engine should load (PYWEBINFER_WASM_KERNELS
+    forces one).  The worker pool (threads.py) loads the _mt build of the same variant,
+    so pooled results equal one thread's: auto takes relaxed only if both are there."""
+    wanted = os.environ.get(VARIANT_ENV, "auto").strip().lower() or "auto"
+    if wanted not in ("auto", "plain", "relaxed"):
+        raise WasmUnavailableError(f"{VARIANT_ENV}={wanted!r}: use plain, relaxed or auto")
+    if wanted == "plain":
+        return "plain"
+    if wanted == "relaxed":
+        if not relaxed_simd_supported():
+            raise WasmUnavailableError(f"{VARIANT_ENV}=relaxed, but this engine has no relaxed SIMD")
+        return "relaxed"
+    built = os.path.exists(RELAXED_WASM_PATH) and os.path.exists(MT_RELAXED_WASM_PATH)
+    return "relaxed" if built and relaxed_simd_supported() else "plain"
+
+
+def load_library(variant: str) -> KernelLibrary:
+    """A new library on the ``variant`` build ("plain" or "relaxed"); :func:`library`
+    is the process-wide one.  Tests load both builds side by side with it."""
+    path = VARIANTS[variant]
+    if not os.path.exists(path):
+        raise WasmUnavailableError(f"{path} is missing: build it with `make wasm`")
+    with open(path, "rb") as f:
+        data = f.read()
+    if sys.platform == "emscripten":
+        lib = _CtypesLibrary(path, data)
+    else:
+        try:
+            import wasmtime  # noqa: F401
+        except ImportError:
+            raise WasmUnavailableError(
+                "the wasm backend needs a WebAssembly runtime outside the browser: "
+                "pip install wasmtime (see requirements-dev.txt)") from None
+        lib = _WasmtimeLibrary(data)
+    lib.variant = variant
+    return lib
+
+
 _LIBRARY: KernelLibrary | None = None
 
 
 def library() -> KernelLibrary:
-    """The process-wide kernel library (loaded on first use)."""
+    """The process-wide kernel library (loaded on first use): the relaxed-SIMD build
+    where the engine has relaxed SIMD, else the plain one (choose_variant)."""
     global _LIBRARY
     if _LIBRARY is None:
-        if not os.path.exists(WASM_PATH):
-            raise WasmUnavailableError(f"{WASM_PATH} is missing: build it with `make wasm`")
-        with open(WASM_PATH, "rb") as f:
-            data = f.read()
-        if sys.platform == "emscripten":
-            _LIBRARY = _CtypesLibrary(WASM_PATH, data)
-        else:
-            try:
-                import wasmtime  # noqa: F401
-            except ImportError:
-                raise WasmUnavailableError(
-                    "the wasm backend needs a WebAssembly runtime outside the browser: "
-                    "pip install wasmtime (see requirements-dev.txt)") from None
-            _LIBRARY = _WasmtimeLibrary(data)
+        _LIBRARY = load_library(choose_variant())
     return _LIBRARY
+
+
+def kernel_variant() -> str:
+    """Which build the process-wide library runs: "relaxed" (FMA) or "plain"."""
+    return library().variant

@@ -37,9 +37,18 @@ import weakref
 
 import numpy as np
 
-from .module import ALIGN, Out, Resident, WasmUnavailableError, _Heap, _round_up, read_interface
+from .module import (ALIGN, MT_RELAXED_WASM_PATH, Out, Resident, WasmUnavailableError, _Heap, _round_up,
+                     read_interface)
 
 MT_WASM_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pywebinfer_kernels_mt.wasm")
+# the relaxed-SIMD (FMA) build of the same (MT_RELAXED_WASM_PATH, from module.py) is used
+# when the one-thread library is relaxed: the pool runs the build the library runs, so
+# pooled results equal one thread's
+
+
+def mt_path(library) -> str:
+    """The worker pool's module for ``library``'s build (module.py chose it)."""
+    return MT_RELAXED_WASM_PATH if getattr(library, "variant", "plain") == "relaxed" else MT_WASM_PATH
 JOBS = {"pwi_gemm": 1, "pwi_conv2d": 2}  # opcodes of wasm/src/parallel.c
 # the parameter counts parallel.c reads a job's words by: a kernel whose signature
 # changed without parallel.c makes no pool (a wrong job would compute garbage)
@@ -249,7 +258,7 @@ class BrowserPool(Pool):
         from pyodide.ffi import to_js
         import pyodide_js
 
-        with open(MT_WASM_PATH, "rb") as f:
+        with open(mt_path(library), "rb") as f:
             data = f.read()
         interface = read_interface(data)
         super().__init__(library, threads, interface)
@@ -381,8 +390,8 @@ def start(library, requested: int):
                   "SharedArrayBuffer: running on one thread")
     elif threads <= 1:
         reason = "the default, min(4, ceil(cores / 2)) as in onnxruntime-web, is 1 here"
-    elif not os.path.exists(MT_WASM_PATH):
-        reason = f"{os.path.basename(MT_WASM_PATH)} is missing: build it with `make wasm`"
+    elif not os.path.exists(mt_path(library)):
+        reason = f"{os.path.basename(mt_path(library))} is missing: build it with `make wasm`"
     else:
         try:
             return BrowserPool(library, threads), report

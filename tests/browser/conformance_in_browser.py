@@ -210,16 +210,10 @@ async def run_node_case(name):
 
 
 async def run_light_case(name):
-    # the onnx backend runner's input: a ramp 0, 1/n, 2/n ... (unknown dimensions 1)
     case = CASES[name]
     sess = await pywebinfer.InferenceSession.create_async(os.path.join(ROOT, case["file"]), providers=[BACKEND])
     try:
-        feeds = {}
-        for arg in sess.get_inputs():
-            shape = tuple(d if isinstance(d, int) else 1 for d in arg.shape)
-            n = int(np.prod(shape))
-            feeds[arg.name] = (np.arange(n).reshape(shape) / n).astype(np.float32)
-        outputs = await sess.run_async(None, feeds)
+        outputs = await sess.run_async(None, runner.light_case_feeds(sess.get_inputs()))
         for j, out in enumerate(outputs):
             expected = load_value(os.path.join(ROOT, case["file"][:-len(".onnx")] + f"_output_{j}.pb"))
             rtol, atol = runner._tolerance(case, BACKEND, expected.dtype)
@@ -231,7 +225,6 @@ async def run_light_case(name):
     return None
 
 
-import numpy as np
 CASES = {c["name"]: c for c in json.load(open(os.path.join(ROOT, "cases.json")))}
 results = {}
 declined = {}  # skipped cases: why the backend declined their nodes at load

@@ -158,17 +158,21 @@ def run_node_case(case: dict, backend: str) -> str | None:
     return None
 
 
+def light_case_feeds(inputs) -> dict:
+    """The onnx backend runner feeds the light graphs a ramp 0, 1/n, 2/n, ... with
+    unknown dimensions taken as 1; their stored outputs were made from it."""
+    feeds = {}
+    for arg in inputs:
+        shape = tuple(d if isinstance(d, int) else 1 for d in arg.shape)
+        n = int(np.prod(shape))
+        feeds[arg.name] = (np.arange(n).reshape(shape) / n).astype(np.float32)
+    return feeds
+
+
 def run_light_case(case: dict, backend: str) -> str | None:
     sess = pywebinfer.InferenceSession(case["path"], providers=[backend])
     try:
-        feeds = {}
-        for arg in sess.get_inputs():
-            # the onnx backend runner feeds these graphs a ramp 0, 1/n, 2/n, ... with
-            # unknown dimensions taken as 1; their stored outputs were made from it
-            shape = tuple(d if isinstance(d, int) else 1 for d in arg.shape)
-            n = int(np.prod(shape))
-            feeds[arg.name] = (np.arange(n).reshape(shape) / n).astype(np.float32)
-        outputs = sess.run(None, feeds)
+        outputs = sess.run(None, light_case_feeds(sess.get_inputs()))
         prefix = case["path"][:-len(".onnx")]
         for j, out in enumerate(outputs):
             expected = load_value(f"{prefix}_output_{j}.pb")

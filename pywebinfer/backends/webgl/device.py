@@ -72,7 +72,19 @@ def shared_context() -> "Context":
 
 
 _HELPERS = r"""
-({
+(() => {
+// what every draw sets before its targets: program, input textures, uniforms, framebuffer
+function bindInputs(gl, fb, program, locI, ints, locF, floats, textures) {
+  gl.useProgram(program);
+  for (let i = 0; i < textures.length; i++) {
+    gl.activeTexture(gl.TEXTURE0 + i);
+    gl.bindTexture(gl.TEXTURE_2D, textures[i]);
+  }
+  gl.uniform4iv(locI, ints);
+  if (locF) gl.uniform4fv(locF, floats);
+  gl.bindFramebuffer(gl.FRAMEBUFFER, fb);
+}
+return {
   compile(gl, vertex, source, samplers) {
     const fs = gl.createShader(gl.FRAGMENT_SHADER);
     gl.shaderSource(fs, source);
@@ -111,27 +123,13 @@ _HELPERS = r"""
     gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, width, rows, gl.RGBA, gl.FLOAT, data);
   },
   draw(gl, fb, program, locI, ints, locF, floats, textures, out, width, rows) {
-    gl.useProgram(program);
-    for (let i = 0; i < textures.length; i++) {
-      gl.activeTexture(gl.TEXTURE0 + i);
-      gl.bindTexture(gl.TEXTURE_2D, textures[i]);
-    }
-    gl.uniform4iv(locI, ints);
-    if (locF) gl.uniform4fv(locF, floats);
-    gl.bindFramebuffer(gl.FRAMEBUFFER, fb);
+    bindInputs(gl, fb, program, locI, ints, locF, floats, textures);
     gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, out, 0);
     gl.viewport(0, 0, width, rows);
     gl.drawArrays(gl.TRIANGLES, 0, 3);
   },
   drawMulti(gl, fb, program, locI, ints, locF, floats, textures, outs, width, rows) {
-    gl.useProgram(program);
-    for (let i = 0; i < textures.length; i++) {
-      gl.activeTexture(gl.TEXTURE0 + i);
-      gl.bindTexture(gl.TEXTURE_2D, textures[i]);
-    }
-    gl.uniform4iv(locI, ints);
-    if (locF) gl.uniform4fv(locF, floats);
-    gl.bindFramebuffer(gl.FRAMEBUFFER, fb);
+    bindInputs(gl, fb, program, locI, ints, locF, floats, textures);
     const targets = [];
     for (let k = 0; k < outs.length; k++) {
       gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0 + k, gl.TEXTURE_2D, outs[k], 0);
@@ -151,7 +149,8 @@ _HELPERS = r"""
     gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, texture, 0);
     gl.readPixels(0, 0, width, rows, gl.RGBA, gl.FLOAT, dest);
   },
-})
+};
+})()
 """
 
 
